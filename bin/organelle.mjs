@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 
 const bundle = fileURLToPath(new URL("../dist/organelle.mjs", import.meta.url));
 if (!existsSync(bundle)) {
-  console.error("organelle: dist/organelle.mjs is missing; run `npm run build` in the organelle checkout first");
+  console.error(
+    "organelle: dist/organelle.mjs is missing; run `npm run build` in the organelle checkout first",
+  );
   process.exit(2);
 }
 await import(bundle);

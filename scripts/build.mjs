@@ -1,6 +1,7 @@
 // Bundles the CLI and its worker entry into dist/ as plain ESM files that run with a bare `node`.
-import * as esbuild from "esbuild";
+
 import * as fs from "node:fs";
+import * as esbuild from "esbuild";
 
 const entries = {
   organelle: "src/cli/entry.ts",

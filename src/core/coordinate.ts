@@ -28,7 +28,8 @@ export const min = (a: Coordinate, b: Coordinate): Coordinate =>
 export const max = (a: Coordinate, b: Coordinate): Coordinate =>
   coord(Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.max(a[2], b[2]));
 export const scale = (a: Coordinate, s: number): Coordinate => coord(a[0] * s, a[1] * s, a[2] * s);
-export const equals = (a: Coordinate, b: Coordinate): boolean => a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
+export const equals = (a: Coordinate, b: Coordinate): boolean =>
+  a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
 export const product = (a: Coordinate): number => a[0] * a[1] * a[2];
 export const isInteger = (a: Coordinate): boolean => a.every((v) => Number.isInteger(v));
 export const format = (a: Coordinate): string => `(${a[0]}, ${a[1]}, ${a[2]})`;
@@ -47,13 +48,16 @@ export function parseCoordinate(
     .filter((s) => s.length > 0);
   const allowScalar = opts.allowScalar ?? true;
   if (!(parts.length === 3 || (allowScalar && parts.length === 1))) {
-    throw invalidArgument(`${what}: expected ${allowScalar ? "one number or " : ""}three numbers z,y,x, got '${text}'`);
+    throw invalidArgument(
+      `${what}: expected ${allowScalar ? "one number or " : ""}three numbers z,y,x, got '${text}'`,
+    );
   }
   const nums = parts.map((p) => Number(p));
   for (const n of nums) {
     if (!Number.isFinite(n)) throw invalidArgument(`${what}: '${text}' is not a list of numbers`);
     if (opts.positive && !(n > 0)) throw invalidArgument(`${what}: values must be > 0, got '${text}'`);
-    if (opts.integer && !Number.isInteger(n)) throw invalidArgument(`${what}: values must be integers, got '${text}'`);
+    if (opts.integer && !Number.isInteger(n))
+      throw invalidArgument(`${what}: values must be integers, got '${text}'`);
   }
   return nums.length === 1 ? uniform(nums[0]!) : coordFrom(nums, what);
 }

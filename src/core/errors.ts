@@ -49,15 +49,21 @@ export function fromFsError(e: unknown, path: string, action: string): Organelle
     case "EACCES":
     case "EPERM":
     case "EROFS":
-      return new OrganelleError("Io", `${path}: permission denied (while ${action}); choose a writable location`, {
-        cause: e,
-      });
+      return new OrganelleError(
+        "Io",
+        `${path}: permission denied (while ${action}); choose a writable location`,
+        {
+          cause: e,
+        },
+      );
     case "ENOTDIR":
       return new OrganelleError("Io", `${path}: a part of the path is not a directory (while ${action})`, {
         cause: e,
       });
     case "EISDIR":
-      return new OrganelleError("Io", `${path}: is a directory, expected a file (while ${action})`, { cause: e });
+      return new OrganelleError("Io", `${path}: is a directory, expected a file (while ${action})`, {
+        cause: e,
+      });
     case "ENOSPC":
       return new OrganelleError("Io", `${path}: no space left on device (while ${action})`, { cause: e });
     case "EEXIST":

@@ -32,7 +32,8 @@ export class Roi {
 
   constructor(offset: Coordinate, shape: Coordinate) {
     for (const s of shape) {
-      if (!(s >= 0) || !Number.isFinite(s)) throw invalidArgument(`ROI shape ${format(shape)} must be finite and >= 0`);
+      if (!(s >= 0) || !Number.isFinite(s))
+        throw invalidArgument(`ROI shape ${format(shape)} must be finite and >= 0`);
     }
     for (const o of offset) {
       if (!Number.isFinite(o)) throw invalidArgument(`ROI offset ${format(offset)} must be finite`);
@@ -124,19 +125,31 @@ export class Roi {
     const e = this.end;
     const nb = coord(
       ...([0, 1, 2].map((d) =>
-        round(b[d]!, grid[d]!, origin[d]!, mode === "grow" ? Math.floor : mode === "shrink" ? Math.ceil : Math.round),
+        round(
+          b[d]!,
+          grid[d]!,
+          origin[d]!,
+          mode === "grow" ? Math.floor : mode === "shrink" ? Math.ceil : Math.round,
+        ),
       ) as [number, number, number]),
     );
     const ne = coord(
       ...([0, 1, 2].map((d) =>
-        round(e[d]!, grid[d]!, origin[d]!, mode === "grow" ? Math.ceil : mode === "shrink" ? Math.floor : Math.round),
+        round(
+          e[d]!,
+          grid[d]!,
+          origin[d]!,
+          mode === "grow" ? Math.ceil : mode === "shrink" ? Math.floor : Math.round,
+        ),
       ) as [number, number, number]),
     );
     return Roi.fromBeginEnd(nb, max(ne, nb));
   }
 
   isAligned(grid: Coordinate, origin: Coordinate = uniform(0)): boolean {
-    return this.snapToGrid(grid, "closest", origin).equals(this) && isMultiple(sub(this.offset, origin), grid);
+    return (
+      this.snapToGrid(grid, "closest", origin).equals(this) && isMultiple(sub(this.offset, origin), grid)
+    );
   }
 
   /**
@@ -169,10 +182,19 @@ export class Roi {
 
   static fromJSON(v: unknown, what = "ROI"): Roi {
     const o = v as { offset?: unknown; shape?: unknown } | null;
-    if (!o || !Array.isArray(o.offset) || !Array.isArray(o.shape) || o.offset.length !== 3 || o.shape.length !== 3) {
+    if (
+      !o ||
+      !Array.isArray(o.offset) ||
+      !Array.isArray(o.shape) ||
+      o.offset.length !== 3 ||
+      o.shape.length !== 3
+    ) {
       throw invalidArgument(`${what}: expected {"offset": [z,y,x], "shape": [z,y,x]} in nm`);
     }
-    return new Roi(o.offset.map(Number) as unknown as Coordinate, o.shape.map(Number) as unknown as Coordinate);
+    return new Roi(
+      o.offset.map(Number) as unknown as Coordinate,
+      o.shape.map(Number) as unknown as Coordinate,
+    );
   }
 }
 
@@ -190,7 +212,12 @@ export function parseRoi(text: string, what = "ROI"): Roi {
   const nums = (s: string) => s.split(",").map((p) => Number(p.trim()));
   const o = nums(m[1]!);
   const s = nums(m[2]!);
-  if (o.length !== 3 || s.length !== 3 || [...o, ...s].some((n) => !Number.isFinite(n)) || s.some((n) => n <= 0)) {
+  if (
+    o.length !== 3 ||
+    s.length !== 3 ||
+    [...o, ...s].some((n) => !Number.isFinite(n)) ||
+    s.some((n) => n <= 0)
+  ) {
     throw invalidArgument(`${what}: expected 'z,y,x:dz,dy,dx' with positive shape, got '${text}'`);
   }
   return new Roi(coord(o[0]!, o[1]!, o[2]!), coord(s[0]!, s[1]!, s[2]!));

@@ -7,7 +7,8 @@ export const MAX_VOXEL_NM = 100_000;
 
 export function validateVoxelSize(v: Coordinate, what = "voxel size"): Coordinate {
   for (const s of v) {
-    if (!Number.isFinite(s) || s <= 0) throw invalidArgument(`${what} ${format(v)}: every value must be a positive number of nm`);
+    if (!Number.isFinite(s) || s <= 0)
+      throw invalidArgument(`${what} ${format(v)}: every value must be a positive number of nm`);
     if (s < MIN_VOXEL_NM || s > MAX_VOXEL_NM) {
       throw invalidArgument(
         `${what} ${format(v)}: values are in nm and must lie within ${MIN_VOXEL_NM}..${MAX_VOXEL_NM} (did you give um or m?)`,

@@ -12,7 +12,15 @@ export type VoxelArray =
   | Float64Array
   | BigUint64Array;
 
-export const DTYPES: readonly DType[] = ["uint8", "uint16", "uint32", "int32", "float32", "float64", "uint64"];
+export const DTYPES: readonly DType[] = [
+  "uint8",
+  "uint16",
+  "uint32",
+  "int32",
+  "float32",
+  "float64",
+  "uint64",
+];
 
 export function isDType(s: string): s is DType {
   return (DTYPES as readonly string[]).includes(s);
@@ -40,7 +48,9 @@ export function bytesPerElement(d: DType): number {
 }
 
 export function allocate(d: DType, n: number, shared = false): VoxelArray {
-  const buf = shared ? new SharedArrayBuffer(n * bytesPerElement(d)) : new ArrayBuffer(n * bytesPerElement(d));
+  const buf = shared
+    ? new SharedArrayBuffer(n * bytesPerElement(d))
+    : new ArrayBuffer(n * bytesPerElement(d));
   return viewOf(d, buf);
 }
 

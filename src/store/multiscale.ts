@@ -53,7 +53,12 @@ function fromOmeTranslation(t: number[], scale: number[], base: number[]): Coord
   );
 }
 
-function multiscalesEntry(name: string, levels: readonly MultiscaleLevel[], kind: ArrayKind, version?: string) {
+function multiscalesEntry(
+  name: string,
+  levels: readonly MultiscaleLevel[],
+  kind: ArrayKind,
+  version?: string,
+) {
   const base = levels[0]!.voxelSize;
   return {
     ...(version ? { version } : {}),
@@ -75,13 +80,22 @@ function labelsMatch(arrayPath: string): string | undefined {
   return /^labels\/([^/]+)$/.exec(arrayPath)?.[1];
 }
 
-export async function writeMultiscaleGroup(datasetPath: string, arrayPath: string, g: MultiscaleGroup): Promise<void> {
+export async function writeMultiscaleGroup(
+  datasetPath: string,
+  arrayPath: string,
+  g: MultiscaleGroup,
+): Promise<void> {
   const dir = path.join(datasetPath, arrayPath);
   const name = path.basename(arrayPath);
   const labelName = labelsMatch(arrayPath);
   const imageLabel =
     g.kind !== "intensity" && labelName !== undefined
-      ? { "image-label": { ...(g.format === "0.4" ? { version: "0.4" } : {}), source: { image: "../../raw" } } }
+      ? {
+          "image-label": {
+            ...(g.format === "0.4" ? { version: "0.4" } : {}),
+            source: { image: "../../raw" },
+          },
+        }
       : {};
   await ensureIntermediateGroups(datasetPath, arrayPath, g.format);
   if (g.format === "0.4") {
@@ -186,7 +200,8 @@ export async function readMultiscaleGroup(datasetPath: string, arrayPath: string
       offset: fromOmeTranslation(translation, scale, base),
     });
   }
-  const isLabel = "image-label" in attrs || (format === "0.5" && "image-label" in ((attrs.ome as object) ?? {}));
+  const isLabel =
+    "image-label" in attrs || (format === "0.5" && "image-label" in ((attrs.ome as object) ?? {}));
   const kind: ArrayKind = organelle.kind ?? (isLabel ? "label" : "intensity");
   const { multiscales: _m, organelle: _o, ome: _ome, "image-label": _il, ...extra } = attrs;
   return { format, levels, kind, organelle, extra };

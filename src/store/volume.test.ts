@@ -33,7 +33,9 @@ describe.each(["0.4", "0.5"] as const)("Volume (OME-Zarr %s)", (format) => {
       expect(re.meta.offset).toEqual([52, 40, 0]);
       expect(re.meta.compressor).toBe(compressor);
       const all = await re.readBox({ begin: uniform(0), shape });
-      expect(Buffer.from(all.buffer, all.byteOffset, all.byteLength).equals(Buffer.from(data.buffer))).toBe(true);
+      expect(Buffer.from(all.buffer, all.byteOffset, all.byteLength).equals(Buffer.from(data.buffer))).toBe(
+        true,
+      );
       const part = await re.readBox({ begin: coord(-2, 30, 10), shape: coord(4, 5, 3) });
       expect(part[0]).toBe(0);
       // voxel (0,30,10) is at index 2*15 + 0*3 in the box (z=2,y=0,x=0)

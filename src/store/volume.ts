@@ -96,7 +96,11 @@ export class Volume {
 
   /** The world ROI covered by this level. */
   get roi(): Roi {
-    return Roi.fromVoxels({ begin: uniform(0), shape: this.meta.shape }, this.meta.voxelSize, this.meta.offset);
+    return Roi.fromVoxels(
+      { begin: uniform(0), shape: this.meta.shape },
+      this.meta.voxelSize,
+      this.meta.offset,
+    );
   }
 
   get voxelCount(): number {
@@ -109,7 +113,10 @@ export class Volume {
   }
 
   /** Reads a box of voxels (C-order z,y,x); parts outside the array are `fill`. */
-  async readBox(box: VoxelBox, opts: { signal?: AbortSignal; fill?: number; shared?: boolean } = {}): Promise<VoxelArray> {
+  async readBox(
+    box: VoxelBox,
+    opts: { signal?: AbortSignal; fill?: number; shared?: boolean } = {},
+  ): Promise<VoxelArray> {
     const n = box.shape[0] * box.shape[1] * box.shape[2];
     const out = allocate(this.meta.dtype, n, opts.shared ?? false);
     const fill = opts.fill ?? 0;
@@ -153,7 +160,9 @@ export class Volume {
     const sel = [0, 1, 2].map((d) => zarr.slice(box.begin[d]!, box.begin[d]! + box.shape[d]!));
     const stride = [box.shape[1] * box.shape[2], box.shape[2], 1];
     try {
-      await zarr.set(this.arr, sel, { data, shape: [...box.shape], stride } as never, { signal: opts.signal });
+      await zarr.set(this.arr, sel, { data, shape: [...box.shape], stride } as never, {
+        signal: opts.signal,
+      });
     } catch (e) {
       throw this.wrap(e, "writing");
     }
@@ -247,7 +256,10 @@ export class Volume {
         ? zarr.open.v2(loc, { kind: "array" })
         : zarr.open.v3(loc, { kind: "array" }))) as ZArray;
     } catch (e) {
-      throw invalidData(`${path.join(datasetPath, arrayPath, level.path)}: not a readable Zarr array (${(e as Error).message})`, e);
+      throw invalidData(
+        `${path.join(datasetPath, arrayPath, level.path)}: not a readable Zarr array (${(e as Error).message})`,
+        e,
+      );
     }
     const meta: VolumeMeta = {
       shape: coordFrom(arr.shape, "array shape"),
@@ -276,7 +288,11 @@ interface LevelArrayOptions {
 }
 
 /** Creates one Zarr array (a pyramid level). Zarrita writes v3 metadata; v2 metadata is plain JSON. */
-export async function createLevelArray(datasetPath: string, levelPath: string, o: LevelArrayOptions): Promise<void> {
+export async function createLevelArray(
+  datasetPath: string,
+  levelPath: string,
+  o: LevelArrayOptions,
+): Promise<void> {
   const dir = path.join(datasetPath, levelPath);
   await fs.promises.mkdir(dir, { recursive: true });
   if (o.format === "0.4") {
@@ -305,7 +321,11 @@ export async function createLevelArray(datasetPath: string, levelPath: string, o
   });
 }
 
-function v2Compressor(c: Compressor, level: number | undefined, dtype: DType): Record<string, unknown> | null {
+function v2Compressor(
+  c: Compressor,
+  level: number | undefined,
+  dtype: DType,
+): Record<string, unknown> | null {
   switch (c) {
     case "none":
       return null;
@@ -314,7 +334,13 @@ function v2Compressor(c: Compressor, level: number | undefined, dtype: DType): R
     case "gzip":
       return { id: "gzip", level: level ?? 5 };
     case "blosc":
-      return { id: "blosc", cname: "zstd", clevel: level ?? 5, shuffle: dtype === "uint8" ? 0 : 1, blocksize: 0 };
+      return {
+        id: "blosc",
+        cname: "zstd",
+        clevel: level ?? 5,
+        shuffle: dtype === "uint8" ? 0 : 1,
+        blocksize: 0,
+      };
   }
 }
 
