@@ -5,6 +5,7 @@ export default defineConfig({
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     maxWorkers: 2,
   },
