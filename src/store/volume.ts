@@ -267,11 +267,44 @@ export class Volume {
       chunks: coordFrom(arr.chunks, "array chunks"),
       voxelSize: level.voxelSize,
       offset: level.offset,
-      compressor: detectCompressor(arr),
+      compressor: await detectCompressor(path.join(datasetPath, arrayPath, level.path)),
       format: group.format,
       kind: group.kind,
     };
     return new Volume(datasetPath, arrayPath, scale, meta, group.levels, group.organelle, arr);
+  }
+
+  /**
+   * Opens a plain Zarr v2/v3 array that has no OME multiscales of its own (written by funlib/daisy,
+   * zarr-python, ...) for reading; `geometry` supplies what OME metadata would. Not a multiscale group,
+   * so markComplete() does not apply.
+   */
+  static async openArray(
+    rootPath: string,
+    arrayPath: string,
+    geometry: { voxelSize: Coordinate; offset: Coordinate; kind: ArrayKind },
+  ): Promise<Volume> {
+    const store = new FileSystemStore(rootPath);
+    const where = path.join(rootPath, arrayPath);
+    let arr: ZArray;
+    try {
+      arr = (await zarr.open(zarr.root(store).resolve(arrayPath), { kind: "array" })) as ZArray;
+    } catch (e) {
+      throw invalidData(`${where}: not a readable Zarr array (${(e as Error).message})`, e);
+    }
+    const isV3 = fs.existsSync(path.join(where, "zarr.json"));
+    const meta: VolumeMeta = {
+      shape: coordFrom(arr.shape, `${where}: array shape`),
+      dtype: fromZarrDType(String(arr.dtype)),
+      chunks: coordFrom(arr.chunks, `${where}: array chunks`),
+      voxelSize: geometry.voxelSize,
+      offset: geometry.offset,
+      compressor: await detectCompressor(where),
+      format: isV3 ? "0.5" : "0.4",
+      kind: geometry.kind,
+    };
+    const level: MultiscaleLevel = { path: "", voxelSize: geometry.voxelSize, offset: geometry.offset };
+    return new Volume(rootPath, arrayPath, 0, meta, [level], { kind: geometry.kind }, arr);
   }
 }
 
@@ -370,14 +403,22 @@ function v3Codecs(c: Compressor, level: number | undefined, dtype: DType): zarr.
   }
 }
 
-function detectCompressor(arr: ZArray): Compressor {
-  const text = JSON.stringify((arr as unknown as { codecs?: unknown }).codecs ?? arr.attrs ?? "");
-  const meta = JSON.stringify(arr);
-  const all = text + meta;
-  if (all.includes("zstd") && all.includes("blosc")) return "blosc";
-  if (all.includes("blosc")) return "blosc";
-  if (all.includes("zstd")) return "zstd";
-  if (all.includes("gzip") || all.includes("zlib")) return "gzip";
+/**
+ * The compressor named by an array's own metadata (.zarray `compressor` or zarr.json `codecs`); the
+ * zarrita Array object does not expose it. Codecs organelle does not write (lz4, bz2, ...) read as "none".
+ */
+async function detectCompressor(arrayDir: string): Promise<Compressor> {
+  const v3 = path.join(arrayDir, "zarr.json");
+  const meta = (await readJson(fs.existsSync(v3) ? v3 : path.join(arrayDir, ".zarray"))) as {
+    compressor?: { id?: string } | null;
+    codecs?: { name?: string }[];
+  };
+  const names = meta.codecs
+    ? meta.codecs.map((c) => String(c.name ?? "").replace(/^numcodecs\./, ""))
+    : [String(meta.compressor?.id ?? "")];
+  if (names.includes("blosc")) return "blosc";
+  if (names.includes("zstd")) return "zstd";
+  if (names.includes("gzip") || names.includes("zlib")) return "gzip";
   return "none";
 }
 
