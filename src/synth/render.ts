@@ -27,21 +27,21 @@ import {
 
 /** Grey levels (0 black .. 255 white) of the scene before imaging; FIB-SEM contrast as usually displayed. */
 export const GREY = {
-  resin: 212,
-  cytoplasm: 152,
+  resin: 222,
+  cytoplasm: 138,
   ribosome: 62,
   membrane: 42,
   plasmaMembrane: 40,
-  nucleoplasm: 160,
+  nucleoplasm: 146,
   heterochromatin: 96,
   nucleolus: 84,
-  envelopeLumen: 150,
+  envelopeLumen: 136,
   pore: 100,
   mitoMatrix: 100,
   mitoIntermembrane: 132,
   cristaLumen: 125,
-  erLumen: 164,
-  golgiLumen: 158,
+  erLumen: 150,
+  golgiLumen: 144,
   droplet: 118,
   dropletRim: 80,
 } as const;
