@@ -12,7 +12,7 @@ describe("Roi", () => {
     expect(Object.isFrozen(r)).toBe(true);
     expect(Object.isFrozen(r.offset)).toBe(true);
     expect(() => {
-      (r.offset as number[])[0] = 5;
+      (r.offset as unknown as number[])[0] = 5;
     }).toThrow();
     const g = r.grow(uniform(1));
     expect(r.offset).toEqual([0, 0, 0]);

@@ -1,10 +1,12 @@
 import * as zlib from "node:zlib";
 import * as zarr from "zarrita";
+import { registerZstdCodec } from "./zstd-codec.ts";
 
 /*
  * zarrita decodes gzip/zlib through the web streams API and cannot encode them. Node has both in
  * zlib (native, and faster than the streams path), so we register codecs that do both directions.
- * zstd and blosc come from numcodecs through zarrita's default registry.
+ * zstd is numcodecs' WebAssembly build called without its per-byte copy (see zstd-codec.ts); blosc comes
+ * from numcodecs through zarrita's default registry.
  */
 class NodeGzipCodec {
   readonly kind = "bytes_to_bytes";
@@ -52,4 +54,5 @@ export function registerNodeCodecs(): void {
   zarr.registry.set("numcodecs.gzip", gzip);
   zarr.registry.set("zlib", zl);
   zarr.registry.set("numcodecs.zlib", zl);
+  registerZstdCodec();
 }
