@@ -88,7 +88,12 @@ type AnyTyped = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float32Arr
  * Cuts a box out of a volume, zero-filling what lies outside it (what a block runner hands a block
  * whose read box reaches past the volume border).
  */
-export function cutBox<T extends AnyTyped>(vol: T, shape: Coordinate, begin: Coordinate, size: Coordinate): T {
+export function cutBox<T extends AnyTyped>(
+  vol: T,
+  shape: Coordinate,
+  begin: Coordinate,
+  size: Coordinate,
+): T {
   const out = new (vol.constructor as new (n: number) => T)(size[0] * size[1] * size[2]);
   let d = 0;
   for (let z = 0; z < size[0]; z++) {
