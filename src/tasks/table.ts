@@ -1,0 +1,43 @@
+import { defineTaskTable } from "../blockwise/task-table.ts";
+import type { TaskTable } from "../blockwise/types.ts";
+import { importArrayBlock } from "../gt/import-task.ts";
+import { biasBlock, exclusionBlock } from "../gt/tasks.ts";
+import { claheFinishBlock, claheRangeBlock, claheRawBlock } from "../preprocess/clahe-task.ts";
+import {
+  componentsApplyBlock,
+  componentsLabelBlock,
+  countIdsBlock,
+  dropIdsBlock,
+} from "../preprocess/components-task.ts";
+import { cropCopyBlock } from "../preprocess/crop-task.ts";
+import { maskMorphologyBlock } from "../preprocess/mask-task.ts";
+import { writeSlabBlock } from "../store/import-slab.ts";
+import { downsampleBlock } from "../store/pyramid-task.ts";
+import { renderSynthBlock } from "../synth/task.ts";
+
+/**
+ * The application's block functions, by name. Worker threads cannot receive functions, so a job
+ * names its function (`{ fn: "pyramid.downsample", params }`) and every thread looks it up here.
+ * The table is a constant built once at import time, not a registry that code mutates.
+ *
+ * To add a task: write `async function myTask(block: Block, params: MyParams, ctx: BlockContext)`
+ * in its own module (next to the algorithm it runs), import it here and add `"area.name": myTask`.
+ * Keep entries sorted by name. See docs/blockwise.md.
+ */
+export const TASK_TABLE: TaskTable = defineTaskTable({
+  "clahe.finish": claheFinishBlock,
+  "clahe.range": claheRangeBlock,
+  "clahe.raw": claheRawBlock,
+  "components.apply": componentsApplyBlock,
+  "components.countIds": countIdsBlock,
+  "components.dropIds": dropIdsBlock,
+  "components.label": componentsLabelBlock,
+  "crop.copy": cropCopyBlock,
+  "gt.bias": biasBlock,
+  "gt.exclusion": exclusionBlock,
+  "gt.importArray": importArrayBlock,
+  "import.writeSlab": writeSlabBlock,
+  "mask.morphology": maskMorphologyBlock,
+  "pyramid.downsample": downsampleBlock,
+  "synth.render": renderSynthBlock,
+});
