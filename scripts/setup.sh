@@ -19,6 +19,8 @@ have_py zarr || need+=(python3-zarr)
 have_py scipy || need+=(python3-scipy)
 have_py skimage || need+=(python3-skimage)
 have_py tifffile || need+=(python3-tifffile)
+# PyTorch runs the torch engine (training, export); skipped when ORGANELLE_PYTHON already has it (a GPU box).
+{ [ -n "${ORGANELLE_PYTHON:-}" ] && "$ORGANELLE_PYTHON" -c "import torch" >/dev/null 2>&1; } || have_py torch || need+=(python3-torch)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

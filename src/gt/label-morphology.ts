@@ -92,7 +92,7 @@ export function cityBlockDistance(
  */
 function sweep(d: Uint16Array, stride: number, length: number, edge: number, far: number): void {
   const span = stride * length;
-  const first = edge + 1 < far ? edge + 1 : far;
+  const first = Math.min(edge + 1, far);
   for (let base = 0; base < d.length; base += span) {
     const last = base + (length - 1) * stride;
     for (let i = base; i < base + stride; i++) if (d[i]! > first) d[i] = first;

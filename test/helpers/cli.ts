@@ -14,7 +14,10 @@ export interface CliResult {
 }
 
 /** Runs the bundled CLI (built by test/global-setup.ts) synchronously. */
-export function organelle(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
+export function organelle(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? REPO,
     env: { ...process.env, ORGANELLE_QUIET: "1", ...(opts.env ?? {}) },

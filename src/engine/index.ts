@@ -1,0 +1,5 @@
+export * from "./engine.ts";
+export { enginePython, locateEngineDir } from "./locate.ts";
+export { PROTOCOL_VERSION } from "./protocol.ts";
+export * from "./tensor.ts";
+export { type Reply, TorchEngine, type TorchEngineOptions } from "./torch-engine.ts";
