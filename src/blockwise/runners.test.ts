@@ -109,11 +109,13 @@ describe.each(runners)("%s runner", (_name, run) => {
     const failed = (e as BlockFailedError).summary;
     expect(failed.failed).toBe(1);
     expect(runs[4]).toBe(3);
-    // No new block starts after the final failure; blocks in flight finish and are journaled.
+    // Blocks in flight finish and are journaled. How many others finished before block 4's last
+    // attempt depends on thread timing (under load all of them may); that no block starts after the
+    // final failure is checked deterministically in the scheduler's tests.
     const journaled = [...(await readJournal(journal))!.done.keys()];
     expect(journaled.length).toBe(failed.processed);
     expect(journaled).not.toContain(4);
-    expect(journaled.length).toBeLessThan(N - 1);
+    expect(journaled.length).toBeLessThanOrEqual(N - 1);
     for (const id of journaled) expect(runs[id]).toBe(1);
 
     // Same command again: journaled blocks are skipped, block 4 succeeds on its 2nd try this time.
