@@ -1,6 +1,6 @@
 import type { Coordinate } from "../core/coordinate.ts";
 import { format } from "../core/coordinate.ts";
-import { invalidArgument } from "../core/errors.ts";
+import { invalidArgument, invalidData } from "../core/errors.ts";
 import { fillSpan, type RowRuns, rowRuns } from "./runs.ts";
 import { type Connectivity, checkConnectivity, checkVolume, outOrNew } from "./volume3d.ts";
 
@@ -110,8 +110,11 @@ export function labelRuns(runs: RowRuns, connectivity: Connectivity): RunLabels 
   return { runs, runLabel: parent, count };
 }
 
-/** Paints run labels into a label volume, zeros elsewhere, writing every voxel once. */
-export function paintRunLabels(rl: RunLabels, out: Uint32Array): void {
+/**
+ * Paints run labels into a label volume, zeros elsewhere, writing every voxel once; with `map`, the
+ * label l of a run is painted as map[l].
+ */
+export function paintRunLabels(rl: RunLabels, out: Uint32Array, map?: Uint32Array): void {
   const { rowStart, x0, x1 } = rl.runs;
   const nx = rl.runs.shape[2];
   const rows = rowStart.length - 1;
@@ -123,7 +126,7 @@ export function paintRunLabels(rl: RunLabels, out: Uint32Array): void {
       const s = o + x0[i]!;
       const t = o + x1[i]!;
       fillSpan(out, pos, s, 0);
-      fillSpan(out, s, t, lab[i]!);
+      fillSpan(out, s, t, map ? map[lab[i]!]! : lab[i]!);
       pos = t;
     }
     fillSpan(out, pos, o + nx, 0);
@@ -491,6 +494,31 @@ export function blockLabelMap(merge: BlockLabelMerge, blockId: number): Uint32Ar
   const map = new Uint32Array(end - base + 1);
   map.set(merge.globalOf.subarray(base, end), 1);
   return map;
+}
+
+/**
+ * The last step of a block-wise labelling in one pass: labels the block again exactly as labelBlock
+ * did (the same local ids) and paints `map[local]` (blockLabelMap) straight from the runs, without
+ * the local label volume, its summary and a second pass. Fails if the block's components do not
+ * match the map (the mask changed since it was labelled).
+ */
+export function relabelMaskBlock(
+  mask: Uint8Array,
+  shape: Coordinate,
+  map: Uint32Array,
+  options: LabelOptions = {},
+): Uint32Array {
+  const n = checkVolume(mask, shape, "relabel block");
+  const connectivity = checkConnectivity(options.connectivity ?? 6, "relabel block");
+  const out = outOrNew(options.out, n, (k) => new Uint32Array(k), "relabel block");
+  const rl = labelRuns(rowRuns(mask, shape, options.ofZeros ?? false), connectivity);
+  if (map.length !== rl.count + 1) {
+    throw invalidData(
+      `relabel block: the block has ${rl.count} components but its map ${map.length - 1} (was the mask changed since it was labelled?)`,
+    );
+  }
+  paintRunLabels(rl, out, map);
+  return out;
 }
 
 /** Applies a block's label map to its local labels (in place unless `out` is given). */

@@ -18,6 +18,18 @@
  * to each other (tapStride = 1).
  */
 
+import {
+  asm,
+  assemble,
+  compileOnce,
+  I32,
+  instantiate,
+  op,
+  reserveMemory,
+  V128,
+  type WasmMemory,
+} from "./wasm-asm.ts";
+
 export interface ConvolveKernel {
   /** "wasm-simd" or "js": which implementation runs. */
   readonly kind: "wasm-simd" | "js";
@@ -37,62 +49,6 @@ export interface ConvolveKernel {
     wOff: number,
   ): void;
 }
-
-// --- a minimal WebAssembly encoder ---------------------------------------------------------------
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-/** Concatenates lines of instructions (each a list of encoded instructions). */
-const asm = (...lines: number[][][]): number[] => lines.flat(2);
-const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
-const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
-
-const op = {
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a],
-  sub: [0x6b],
-  mul: [0x6c],
-  shl: [0x74],
-  geS: [0x4e],
-  f64Load: [0x2b, 3, 0],
-  /** v128.load / v128.store with a constant byte offset. */
-  vLoad: (offset: number) => [0xfd, 0x00, 3, ...uleb(offset)],
-  vStore: (offset: number) => [0xfd, 0x0b, 3, ...uleb(offset)],
-  splat: [0xfd, 0x14],
-  fAdd: [0xfd, 0xf0, 0x01],
-  fMul: [0xfd, 0xf2, 0x01],
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  br: (d: number) => [0x0c, ...uleb(d)],
-  brIf: (d: number) => [0x0d, ...uleb(d)],
-};
 
 /** The convolve function in WebAssembly (parameters as in ConvolveKernel.convolve, in bytes). */
 function convolveModule(): Uint8Array {
@@ -123,79 +79,64 @@ function convolveModule(): Uint8Array {
   // Each line is one statement of the loop nest (in the order of the layout comment above).
   const body = asm(
     // w0 = splat(W[r]); o = 0
-    [get(wOff), get(r), i32(3), op.shl, op.add, op.f64Load, op.splat, set(w0), i32(0), set(o)],
+    [get(wOff), get(r), i32(3), op.shl, op.add, op.f64Load(), op.f64x2Splat, set(w0), i32(0), set(o)],
     [op.block, op.loop, get(o), get(nOuter), op.geS, op.brIf(1)],
     [get(inOff), get(o), get(inStride), op.mul, op.add, set(inRow)],
     [get(outOff), get(o), get(outStride), op.mul, op.add, set(outRow), i32(0), set(b)],
     [op.block, op.loop, get(b), get(innerBytes), op.geS, op.brIf(1)],
     // lo = inRow + b; acc0 = load(lo + r * tapStride) * w0, acc1 likewise 16 bytes on
     [get(inRow), get(b), op.add, tee(lo), get(r), get(tapStride), op.mul, op.add, tee(hi)],
-    [op.vLoad(0), get(w0), op.fMul, set(acc0), get(hi), op.vLoad(16), get(w0), op.fMul, set(acc1)],
+    [op.vLoad(0), get(w0), op.f64x2Mul, set(acc0), get(hi), op.vLoad(16), get(w0), op.f64x2Mul, set(acc1)],
     // hi = lo + 2r * tapStride; j = 0
     [get(lo), get(r), get(tapStride), op.mul, i32(1), op.shl, op.add, set(hi), i32(0), set(j)],
     [op.block, op.loop, get(j), get(r), op.geS, op.brIf(1)],
-    [get(wOff), get(j), i32(3), op.shl, op.add, op.f64Load, op.splat, set(wj)],
+    [get(wOff), get(j), i32(3), op.shl, op.add, op.f64Load(), op.f64x2Splat, set(wj)],
     // acc += (load(lo) + load(hi)) * wj, for both vectors
-    [get(acc0), get(lo), op.vLoad(0), get(hi), op.vLoad(0), op.fAdd, get(wj), op.fMul, op.fAdd, set(acc0)],
-    [get(acc1), get(lo), op.vLoad(16), get(hi), op.vLoad(16), op.fAdd, get(wj), op.fMul, op.fAdd, set(acc1)],
+    [
+      get(acc0),
+      get(lo),
+      op.vLoad(0),
+      get(hi),
+      op.vLoad(0),
+      op.f64x2Add,
+      get(wj),
+      op.f64x2Mul,
+      op.f64x2Add,
+      set(acc0),
+    ],
+    [
+      get(acc1),
+      get(lo),
+      op.vLoad(16),
+      get(hi),
+      op.vLoad(16),
+      op.f64x2Add,
+      get(wj),
+      op.f64x2Mul,
+      op.f64x2Add,
+      set(acc1),
+    ],
     [get(lo), get(tapStride), op.add, set(lo), get(hi), get(tapStride), op.sub, set(hi)],
     [get(j), i32(1), op.add, set(j), op.br(0), op.end, op.end],
     // store both vectors; b += 32
     [get(outRow), get(b), op.add, tee(lo), get(acc0), op.vStore(0), get(lo), get(acc1), op.vStore(16)],
     [get(b), i32(32), op.add, set(b), op.br(0), op.end, op.end],
     [get(o), i32(1), op.add, set(o), op.br(0), op.end, op.end],
-    [op.end],
   );
-  const locals = vec([
-    [...uleb(7), 0x7f],
-    [...uleb(4), 0x7b],
-  ]);
-  const fn = [...locals, ...body];
-  const i32Param = [0x7f];
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vec([[0x60, ...vec(Array.from({ length: 9 }, () => i32Param)), 0x00]])),
-    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)]])),
-    ...section(3, vec([[0x00]])),
-    ...section(7, vec([[...name("convolve"), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(fn.length), ...fn]])),
+  return assemble([
+    {
+      name: "convolve",
+      params: Array.from({ length: 9 }, () => I32),
+      locals: [
+        [7, I32],
+        [4, V128],
+      ],
+      body,
+    },
   ]);
 }
 
-/** The part of the WebAssembly JS API used here (the DOM typings are not part of this build). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-let compiled: object | null | undefined;
-
-function wasmModule(): object | null {
-  if (compiled === undefined) {
-    try {
-      compiled = wasmApi ? new wasmApi.Module(convolveModule()) : null;
-    } catch {
-      // No WebAssembly SIMD here (old runtime or browser): use the JS kernel.
-      compiled = null;
-    }
-  }
-  return compiled;
-}
-
-const PAGE = 65536;
+const convolveWasm = compileOnce(convolveModule);
 
 class WasmKernel implements ConvolveKernel {
   readonly kind = "wasm-simd" as const;
@@ -203,18 +144,15 @@ class WasmKernel implements ConvolveKernel {
   private readonly memory: WasmMemory;
   private readonly fn: (...args: number[]) => void;
 
-  constructor(api: WasmApi, module: object) {
-    this.memory = new api.Memory({ initial: 16 });
-    const instance = new api.Instance(module, { env: { memory: this.memory } });
-    this.fn = instance.exports.convolve as (...args: number[]) => void;
-    this.f64 = new Float64Array(this.memory.buffer);
+  constructor(module: object) {
+    const { memory, exports } = instantiate(module, 16);
+    this.memory = memory;
+    this.fn = exports.convolve as (...args: number[]) => void;
+    this.f64 = new Float64Array(memory.buffer);
   }
 
   reserve(doubles: number): void {
-    const bytes = doubles * 8;
-    if (bytes > this.memory.buffer.byteLength) {
-      this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE));
-    }
+    reserveMemory(this.memory, doubles * 8);
     this.f64 = new Float64Array(this.memory.buffer);
   }
 
@@ -294,6 +232,6 @@ class JsKernel implements ConvolveKernel {
 
 /** A kernel with its own working buffer: WebAssembly SIMD where available, else JS (or on request). */
 export function createConvolveKernel(prefer: "auto" | "js" = "auto"): ConvolveKernel {
-  const module = prefer === "auto" ? wasmModule() : null;
-  return module && wasmApi ? new WasmKernel(wasmApi, module) : new JsKernel();
+  const module = prefer === "auto" ? convolveWasm() : null;
+  return module ? new WasmKernel(module) : new JsKernel();
 }

@@ -11,9 +11,13 @@
  * `integerHistogram` over blocks, then `otsuFromIntegerHistogram`. Float volumes: reduce
  * `valueRange` over blocks, build `floatHistogramEdges`, sum `floatHistogram` over blocks, then
  * `otsuFromFloatHistogram`. Fixed thresholds are per voxel and need no context.
+ *
+ * The uint8 threshold and the float32 min/max and histogram scans run in WebAssembly SIMD
+ * (src/ops/scan-kernel.ts; `kernel: "js"` forces the plain JS versions, which give the same results).
  */
 import { invalidArgument, invalidData } from "../core/errors.ts";
 import type { GreyArray } from "./gaussian.ts";
+import { histogramFloat32, type ScanKernelChoice, scanFloat32, thresholdAtLeastU8 } from "./scan-kernel.ts";
 
 /** Typed arrays a threshold can be applied to. */
 export type NumericArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
@@ -25,7 +29,7 @@ export type NumericArray = Uint8Array | Uint16Array | Uint32Array | Int32Array |
 export function thresholdFixed(
   input: NumericArray,
   threshold: number,
-  opts: { inclusive?: boolean; out?: Uint8Array } = {},
+  opts: { inclusive?: boolean; out?: Uint8Array; kernel?: ScanKernelChoice } = {},
 ): Uint8Array {
   if (Number.isNaN(threshold)) throw invalidArgument("threshold: must be a number, got NaN");
   const out = opts.out ?? new Uint8Array(input.length);
@@ -35,7 +39,9 @@ export function thresholdFixed(
   // Each element type gets its own loop so every loop sees one type (a loop shared by several
   // typed-array types runs several times slower in V8).
   if (input instanceof Uint8Array) {
-    thresholdU8(input, opts.inclusive ? Math.ceil(threshold) : Math.floor(threshold) + 1, out);
+    const t = opts.inclusive ? Math.ceil(threshold) : Math.floor(threshold) + 1;
+    if (t <= 0 || t > 255) out.fill(t <= 0 ? 1 : 0);
+    else thresholdAtLeastU8(input, t, out, opts.kernel);
   } else if (input instanceof Uint16Array) {
     const t = opts.inclusive ? Math.ceil(threshold) : Math.floor(threshold) + 1;
     for (let i = 0; i < input.length; i++) out[i] = input[i]! >= t ? 1 : 0;
@@ -47,36 +53,6 @@ export function thresholdFixed(
     else for (let i = 0; i < input.length; i++) out[i] = input[i]! > threshold ? 1 : 0;
   }
   return out;
-}
-
-/**
- * out[i] = input[i] >= t (t an integer) for uint8, four voxels per 32-bit word where the arrays are
- * aligned: per byte, bit 7 of ((x & 0x7f) | 0x80) - (t & 0x7f) says whether the low seven bits
- * reach t's (no borrow crosses bytes), combined with the high bits of x and t.
- */
-function thresholdU8(input: Uint8Array, t: number, out: Uint8Array): void {
-  const n = input.length;
-  if (t <= 0 || t > 255) {
-    out.fill(t <= 0 ? 1 : 0);
-    return;
-  }
-  let i = 0;
-  if (input.byteOffset % 4 === 0 && out.byteOffset % 4 === 0 && n >= 16) {
-    const words = n >> 2;
-    const src = new Uint32Array(input.buffer, input.byteOffset, words);
-    const dst = new Uint32Array(out.buffer, out.byteOffset, words);
-    const tLow = (t & 0x7f) * 0x01010101;
-    const tHigh = t >= 128;
-    for (let k = 0; k < words; k++) {
-      const x = src[k]!;
-      const high = x & 0x80808080;
-      const lowGe = (((x & 0x7f7f7f7f) | 0x80808080) - tLow) & 0x80808080;
-      const ge = tHigh ? high & lowGe : high | lowGe;
-      dst[k] = ge >>> 7;
-    }
-    i = words << 2;
-  }
-  for (; i < n; i++) out[i] = input[i]! >= t ? 1 : 0;
 }
 
 /**
@@ -185,42 +161,16 @@ export function otsuFromIntegerHistogram(counts: ArrayLike<number>): number {
 
 /** Minimum and maximum of an array, merged with `range` to accumulate over blocks; NaN is an error. */
 export function valueRange(input: GreyArray, range?: readonly [number, number]): [number, number] {
-  const r = minMax(input, range);
-  if (input instanceof Float32Array) {
-    for (let k = 0; k < input.length; k++) {
-      if (Number.isNaN(input[k]!)) throw invalidData(NAN_MESSAGE);
-    }
-  }
-  return r;
-}
-
-const NAN_MESSAGE = "value range: the volume contains NaN; replace NaN values first";
-
-/** Minimum and maximum, ignoring NaN (which fails every comparison). */
-function minMax(input: GreyArray, range?: readonly [number, number]): [number, number] {
   let lo = range ? range[0] : Number.POSITIVE_INFINITY;
   let hi = range ? range[1] : Number.NEGATIVE_INFINITY;
-  const n = input.length;
   if (input instanceof Float32Array) {
-    // Two independent min/max pairs for more instruction-level parallelism.
-    let lo2 = lo;
-    let hi2 = hi;
-    let i = 0;
-    for (; i + 1 < n; i += 2) {
-      const a = input[i]!;
-      const b = input[i + 1]!;
-      if (a < lo) lo = a;
-      if (a > hi) hi = a;
-      if (b < lo2) lo2 = b;
-      if (b > hi2) hi2 = b;
-    }
-    if (i < n) {
-      const a = input[i]!;
-      if (a < lo) lo = a;
-      if (a > hi) hi = a;
-    }
-    return [Math.min(lo, lo2), Math.max(hi, hi2)];
+    const s = scanFloat32(input);
+    if (s.nanCount > 0) throw invalidData(NAN_MESSAGE);
+    if (s.min < lo) lo = s.min;
+    if (hi < s.max) hi = s.max;
+    return [lo, hi];
   }
+  const n = input.length;
   for (let i = 0; i < n; i++) {
     const v = input[i]!;
     if (v < lo) lo = v;
@@ -228,6 +178,8 @@ function minMax(input: GreyArray, range?: readonly [number, number]): [number, n
   }
   return [lo, hi];
 }
+
+const NAN_MESSAGE = "value range: the volume contains NaN; replace NaN values first";
 
 /** numpy.histogram's float32 bin edges for `nbins` equal bins from `min` to `max`. */
 export function floatHistogramEdges(min: number, max: number, nbins = 256): Float32Array {
@@ -261,30 +213,7 @@ export function floatHistogram(
   const nb = edges.length - 1;
   const h = counts ?? new Float64Array(nb);
   if (h.length !== nb) throw invalidArgument(`histogram: expected ${nb} bins, got ${h.length}`);
-  const e = Float64Array.from(edges);
-  const first = e[0]!;
-  const last = e[nb]!;
-  const norm = nb / (last - first);
-  const tmp = new Uint32Array(nb);
-  const n = input.length;
-  // Float32 edges sit within about one float32 ulp of first + i * step; values further than that
-  // from a bin boundary need no comparison with the edges.
-  const margin = Math.max(Math.abs(first), Math.abs(last)) * 2 ** -22 * norm + 1e-9;
-  for (let i = 0; i < n; i++) {
-    const v = input[i]!;
-    if (!(v >= first && v <= last)) continue;
-    const f = (v - first) * norm;
-    let b = f | 0;
-    if (b >= nb) b = nb - 1;
-    const frac = f - b;
-    if (frac < margin || frac > 1 - margin) {
-      // numpy's one-step correction of the estimate against the float32 edges.
-      if (v < e[b]!) b--;
-      else if (b < nb - 1 && v >= e[b + 1]!) b++;
-    }
-    tmp[b]!++;
-  }
-  for (let b = 0; b < nb; b++) h[b] = h[b]! + tmp[b]!;
+  histogramFloat32(input, Float64Array.from(edges), h);
   return h;
 }
 
@@ -302,21 +231,19 @@ export function otsuFromFloatHistogram(counts: ArrayLike<number>, edges: Float32
 }
 
 /** `skimage.filters.threshold_otsu(input, nbins)` for a whole array. */
-export function otsuThreshold(input: GreyArray, nbins = 256): number {
+export function otsuThreshold(
+  input: GreyArray,
+  nbins = 256,
+  opts: { kernel?: ScanKernelChoice } = {},
+): number {
   if (input.length === 0) throw invalidArgument("otsu threshold: the volume is empty");
   if (input instanceof Float32Array) {
-    const [lo, hi] = minMax(input);
-    if (!(lo <= hi)) throw invalidData(NAN_MESSAGE);
-    if (lo === hi) {
-      if (input.some(Number.isNaN)) throw invalidData(NAN_MESSAGE);
-      return lo;
-    }
-    const edges = floatHistogramEdges(lo, hi, nbins);
-    const counts = floatHistogram(input, edges);
-    // Every value lies in [lo, hi] and is counted, except NaN.
-    let total = 0;
-    for (let b = 0; b < counts.length; b++) total += counts[b]!;
-    if (total !== input.length) throw invalidData(NAN_MESSAGE);
+    const { min, max, nanCount } = scanFloat32(input, opts.kernel);
+    if (nanCount > 0) throw invalidData(NAN_MESSAGE);
+    if (min === max) return min;
+    const edges = floatHistogramEdges(min, max, nbins);
+    const counts = new Float64Array(nbins);
+    histogramFloat32(input, Float64Array.from(edges), counts, opts.kernel);
     return otsuFromFloatHistogram(counts, edges);
   }
   return otsuFromIntegerHistogram(integerHistogram(input));
