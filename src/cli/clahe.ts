@@ -1,20 +1,8 @@
 import type { Command } from "commander";
 import { type Coordinate, parseCoordinate } from "../core/coordinate.ts";
-import { invalidArgument } from "../core/errors.ts";
 import { CLAHE_DEFAULTS } from "../gt/presets.ts";
 import { runClahe } from "../preprocess/clahe.ts";
-
-function number(what: string, opts: { integer?: boolean; min?: number } = {}) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
-      throw invalidArgument(`${what}: expected ${opts.integer ? "a whole number" : "a number"}, got '${v}'`);
-    }
-    if (opts.min !== undefined && n < opts.min)
-      throw invalidArgument(`${what}: expected >= ${opts.min}, got '${v}'`);
-    return n;
-  };
-}
+import { numberArg, workersOption } from "./args.ts";
 
 interface ClaheFlags {
   array: string;
@@ -47,23 +35,19 @@ export function registerClahe(program: Command): void {
     .option(
       "--clip <limit>",
       `clip limit, 0..1 (default ${d.clipLimit}; 0 = no clipping)`,
-      number("--clip", { min: 0 }),
+      numberArg("--clip", { min: 0 }),
     )
     .option(
       "--nbins <n>",
       `histogram bins (default ${d.nbins})`,
-      number("--nbins", { integer: true, min: 2 }),
+      numberArg("--nbins", { integer: true, min: 2 }),
     )
     .option(
       "--block <voxels>",
       "write-block edge in voxels, whole chunks (default: >= 2 kernels; each block reads about one kernel around itself)",
-      number("--block", { integer: true, min: 1 }),
+      numberArg("--block", { integer: true, min: 1 }),
     )
-    .option(
-      "--workers <n>",
-      "worker threads (default: one per core)",
-      number("--workers", { integer: true, min: 1 }),
-    )
+    .addOption(workersOption())
     .option("--overwrite", "replace an existing output")
     .option("--no-pyramid", "write only s0")
     .action(async (dataset: string, o: ClaheFlags) => {

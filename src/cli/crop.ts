@@ -3,6 +3,7 @@ import { coord } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { parseRoi, type Roi, type VoxelBox } from "../core/roi.ts";
 import { cropDataset } from "../preprocess/crop.ts";
+import { positiveInt, workersOption } from "./args.ts";
 
 /** "z,y,x:dz,dy,dx" in whole voxels. */
 export function parseVoxelBox(text: string, what: string): VoxelBox {
@@ -51,18 +52,12 @@ export function registerCrop(program: Command): void {
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .option("--block <voxels>", "write-block edge in voxels, whole chunks (default 256)", (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1)
-        throw invalidArgument(`--block: expected a whole number >= 1, got '${v}'`);
-      return n;
-    })
-    .option("--workers <n>", "worker threads (default: one per core)", (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1)
-        throw invalidArgument(`--workers: expected a whole number >= 1, got '${v}'`);
-      return n;
-    })
+    .option(
+      "--block <voxels>",
+      "write-block edge in voxels, whole chunks (default 256)",
+      positiveInt("--block"),
+    )
+    .addOption(workersOption())
     .option("--overwrite", "replace OUT (and discard an interrupted OUT.partial)")
     .action(async (dataset: string, out: string, o: CropFlags) => {
       const r = await cropDataset(dataset, out, {

@@ -4,17 +4,7 @@ import { runGraphcut } from "../annotate/graphcut-task.ts";
 import { SLIC_DEFAULTS } from "../annotate/slic.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { parseRoi, type Roi } from "../core/roi.ts";
-
-function number(what: string, opts: { integer?: boolean; min?: number } = {}) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)))
-      throw invalidArgument(`${what}: expected ${opts.integer ? "a whole number" : "a number"}, got '${v}'`);
-    if (opts.min !== undefined && n < opts.min)
-      throw invalidArgument(`${what}: expected >= ${opts.min}, got '${v}'`);
-    return n;
-  };
-}
+import { numberArg } from "./args.ts";
 
 interface GraphcutFlags {
   roi?: Roi;
@@ -50,17 +40,17 @@ export function registerGraphcut(program: Command): void {
     .option(
       "--supervoxels <n>",
       "number of SLIC supervoxels",
-      number("--supervoxels", { integer: true, min: 1 }),
+      numberArg("--supervoxels", { integer: true, min: 1 }),
     )
-    .option("--compactness <c>", "SLIC compactness", number("--compactness", { min: 0 }))
-    .option("--iterations <n>", "SLIC iterations", number("--iterations", { integer: true, min: 1 }))
-    .option("--lambda <w>", "weight of the pairwise term", number("--lambda", { min: 0 }))
-    .option("--delta <w>", "weight of the intensity unary (default 1)", number("--delta", { min: 0 }))
-    .option("--gamma <w>", "weight of the seed-distance unary (default 1)", number("--gamma", { min: 0 }))
+    .option("--compactness <c>", "SLIC compactness", numberArg("--compactness", { min: 0 }))
+    .option("--iterations <n>", "SLIC iterations", numberArg("--iterations", { integer: true, min: 1 }))
+    .option("--lambda <w>", "weight of the pairwise term", numberArg("--lambda", { min: 0 }))
+    .option("--delta <w>", "weight of the intensity unary (default 1)", numberArg("--delta", { min: 0 }))
+    .option("--gamma <w>", "weight of the seed-distance unary (default 1)", numberArg("--gamma", { min: 0 }))
     .option(
       "--sigma <s>",
       "contrast sigma (default 1/sqrt(2); 50 = gc_segment)",
-      number("--sigma", { min: 0 }),
+      numberArg("--sigma", { min: 0 }),
     )
     .option("--gmm", "drop foreground voxels a 2-component Gaussian mixture puts away from the seeds")
     .option(

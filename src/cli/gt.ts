@@ -1,6 +1,5 @@
 import { type Command, Option } from "commander";
 import { type Coordinate, parseCoordinate } from "../core/coordinate.ts";
-import { invalidArgument } from "../core/errors.ts";
 import { parseRoi, type Roi, type VoxelBox } from "../core/roi.ts";
 import { biasCorrect } from "../gt/bias.ts";
 import { cleanLabels } from "../gt/clean.ts";
@@ -11,17 +10,8 @@ import type { Structure } from "../gt/label-morphology.ts";
 import { ORGANELLE_NAMES } from "../gt/presets.ts";
 import { addRoi, listRois } from "../gt/rois.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
+import { numberArg, workersOption } from "./args.ts";
 import { parseVoxelBox } from "./crop.ts";
-
-function whole(what: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw invalidArgument(`${what}: expected a whole number >= ${min}, got '${v}'`);
-    }
-    return n;
-  };
-}
 
 const organelleHelp = `organelle: ${ORGANELLE_NAMES.join(", ")} (labels/<organelle>)`;
 const structureOption = () =>
@@ -31,10 +21,8 @@ const structureOption = () =>
   ).choices(["cross", "ball"]);
 const blockOption = () =>
   new Option("--block <voxels>", "write-block edge in voxels, whole chunks (default 256)").argParser(
-    whole("--block", 1),
+    numberArg("--block", { integer: true, min: 1 }),
   );
-const workersOption = () =>
-  new Option("--workers <n>", "worker threads (default: one per core)").argParser(whole("--workers", 1));
 
 const n = (v: number) => v.toLocaleString("en-US");
 
@@ -55,12 +43,12 @@ export function registerGt(program: Command): void {
     .option(
       "--remove-small <n>",
       "remove objects smaller than n voxels (default: preset; 0 = none)",
-      whole("--remove-small"),
+      numberArg("--remove-small", { integer: true, min: 0 }),
     )
     .option(
       "--fill-holes <n>",
       "fill enclosed holes smaller than n voxels (default: preset; 0 = none)",
-      whole("--fill-holes"),
+      numberArg("--fill-holes", { integer: true, min: 0 }),
     )
     .addOption(new Option("--connectivity <n>", "6, 18 or 26 (default 6)").choices(["6", "18", "26"]))
     .addOption(blockOption())
@@ -110,7 +98,11 @@ export function registerGt(program: Command): void {
     )
     .argument("<dataset>", "dataset container")
     .argument("<organelle>", organelleHelp)
-    .option("--voxels <n>", "voxels to grow by (default: preset)", whole("--voxels"))
+    .option(
+      "--voxels <n>",
+      "voxels to grow by (default: preset)",
+      numberArg("--voxels", { integer: true, min: 0 }),
+    )
     .addOption(structureOption())
     .option("--again", "grow labels that were already bias-corrected")
     .addOption(blockOption())
@@ -142,8 +134,16 @@ export function registerGt(program: Command): void {
     )
     .argument("<dataset>", "dataset container")
     .argument("<organelle>", organelleHelp)
-    .option("--dilate <d>", "dilation in voxels (default: preset)", whole("--dilate"))
-    .option("--erode <e>", "erosion in voxels (default: preset)", whole("--erode"))
+    .option(
+      "--dilate <d>",
+      "dilation in voxels (default: preset)",
+      numberArg("--dilate", { integer: true, min: 0 }),
+    )
+    .option(
+      "--erode <e>",
+      "erosion in voxels (default: preset)",
+      numberArg("--erode", { integer: true, min: 0 }),
+    )
     .addOption(structureOption())
     .option("--overwrite", "replace an existing exclusion zone")
     .addOption(blockOption())
@@ -245,7 +245,11 @@ export function registerGt(program: Command): void {
     .argument("<dataset>", "dataset container")
     .argument("<organelle>", organelleHelp)
     .option("--array <path>", "array inside a Zarr/N5 container, e.g. labels/mito or mito/s0")
-    .option("--scale <level>", "pyramid level of a Zarr/N5 source", whole("--scale"))
+    .option(
+      "--scale <level>",
+      "pyramid level of a Zarr/N5 source",
+      numberArg("--scale", { integer: true, min: 0 }),
+    )
     .option("--ids <list>", "these source ids become the organelle (binary uint8), e.g. 3,5", parseIds)
     .option(
       "--map <pairs>",

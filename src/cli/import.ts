@@ -1,19 +1,11 @@
 import { type Command, Option } from "commander";
 import { type Coordinate, parseCoordinate } from "../core/coordinate.ts";
-import { invalidArgument } from "../core/errors.ts";
 import { importStack } from "../store/import.ts";
 import type { Compressor, OmeVersion } from "../store/volume.ts";
+import { numberArg, workersOption } from "./args.ts";
 
 function coordinate(what: string, opts: { integer?: boolean; allowScalar?: boolean } = {}) {
   return (v: string): Coordinate => parseCoordinate(v, what, opts);
-}
-
-function wholeNumber(what: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw invalidArgument(`${what}: expected a whole number, got '${v}'`);
-    return n;
-  };
 }
 
 interface ImportFlags {
@@ -66,7 +58,11 @@ export function registerImport(program: Command): void {
         .choices(["zstd", "blosc", "gzip", "none"])
         .default("zstd"),
     )
-    .option("--level <n>", "compression level (zstd 1-22, default 3; blosc/gzip 1-9)", wholeNumber("--level"))
+    .option(
+      "--level <n>",
+      "compression level (zstd 1-22, default 3; blosc/gzip 1-9)",
+      numberArg("--level", { integer: true }),
+    )
     .addOption(
       new Option("--format <version>", "OME-Zarr version (0.4 = Zarr v2, 0.5 = Zarr v3)")
         .choices(["0.4", "0.5"])
@@ -78,10 +74,8 @@ export function registerImport(program: Command): void {
     )
     .option("--overwrite", "replace OUT if it exists (and discard an interrupted OUT.partial)")
     .option("--no-pyramid", "write only the full-resolution level s0")
-    .option("--workers <n>", "worker threads (default: one per core)", wholeNumber("--workers"))
+    .addOption(workersOption())
     .action(async (src: string, out: string, o: ImportFlags) => {
-      if (o.workers !== undefined && o.workers < 1)
-        throw invalidArgument(`--workers: expected >= 1, got ${o.workers}`);
       const r = await importStack(src, out, {
         voxelSize: o.voxelSize,
         invert: o.invert,

@@ -3,18 +3,7 @@ import { invalidArgument } from "../core/errors.ts";
 import { CELL_MASK_DEFAULTS } from "../gt/presets.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
 import { runMask } from "../preprocess/mask.ts";
-
-function number(what: string, opts: { integer?: boolean; min?: number } = {}) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
-      throw invalidArgument(`${what}: expected ${opts.integer ? "a whole number" : "a number"}, got '${v}'`);
-    }
-    if (opts.min !== undefined && n < opts.min)
-      throw invalidArgument(`${what}: expected >= ${opts.min}, got '${v}'`);
-    return n;
-  };
-}
+import { numberArg, workersOption } from "./args.ts";
 
 function windowOf(v: string): [number, number] {
   const parts = v.split(",").map((s) => Number(s.trim()));
@@ -26,7 +15,7 @@ function windowOf(v: string): [number, number] {
 
 function fillOf(v: string): number | "all" {
   if (v === "all") return "all";
-  return number("--fill-holes", { integer: true, min: 0 })(v);
+  return numberArg("--fill-holes", { integer: true, min: 0 })(v);
 }
 
 interface MaskFlags {
@@ -60,12 +49,12 @@ export function registerMask(program: Command): void {
     .option(
       "--opening <radius>",
       `ball radius of the opening (default ${d.openingRadiusVoxels}; 0 = none)`,
-      number("--opening", { min: 0 }),
+      numberArg("--opening", { min: 0 }),
     )
     .option(
       "--closing <radius>",
       `ball radius of the closing (default ${d.closingRadiusVoxels}; 0 = none)`,
-      number("--closing", { min: 0 }),
+      numberArg("--closing", { min: 0 }),
     )
     .option("--nm", "radii are in nm (balls follow the voxel size) instead of voxels")
     .option(
@@ -76,19 +65,15 @@ export function registerMask(program: Command): void {
     .option(
       "--remove-small <n>",
       `remove objects smaller than n voxels (default ${d.removeObjectsSmallerThan}; 0 = none)`,
-      number("--remove-small", { integer: true, min: 0 }),
+      numberArg("--remove-small", { integer: true, min: 0 }),
     )
     .addOption(new Option("--connectivity <n>", "6, 18 or 26 (default 6)").choices(["6", "18", "26"]))
     .option(
       "--block <voxels>",
       "write-block edge in voxels, whole chunks (default 256; larger blocks need less merge memory)",
-      number("--block", { integer: true, min: 1 }),
+      numberArg("--block", { integer: true, min: 1 }),
     )
-    .option(
-      "--workers <n>",
-      "worker threads (default: one per core)",
-      number("--workers", { integer: true, min: 1 }),
-    )
+    .addOption(workersOption())
     .option("--overwrite", "replace an existing mask")
     .option("--no-pyramid", "write only s0")
     .action(async (dataset: string, o: MaskFlags) => {

@@ -1,15 +1,6 @@
 import { type Command, Option } from "commander";
-import { invalidArgument } from "../core/errors.ts";
 import { buildPyramid } from "../store/pyramid.ts";
-
-function positiveInt(what: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1)
-      throw invalidArgument(`${what}: expected a whole number >= 1, got '${v}'`);
-    return n;
-  };
-}
+import { positiveInt, workersOption } from "./args.ts";
 
 /** `organelle pyramid DATASET ARRAY`: (re)builds the scale levels of an array written without them. */
 export function registerPyramid(program: Command): void {
@@ -28,7 +19,7 @@ export function registerPyramid(program: Command): void {
     )
     .option("--levels <n>", "number of levels at most, s0 included", positiveInt("--levels"))
     .option("--overwrite", "replace scale levels the array already has")
-    .option("--workers <n>", "worker threads (default: one per core)", positiveInt("--workers"))
+    .addOption(workersOption())
     .action(
       async (
         dataset: string,

@@ -1,25 +1,13 @@
 import { type Command, Option } from "commander";
 import { type Coordinate, parseCoordinate } from "../core/coordinate.ts";
-import { invalidArgument } from "../core/errors.ts";
 import type { OmeVersion } from "../store/volume.ts";
 import { ORGANELLE_CLASSES, type OrganelleClass, parseClasses } from "../synth/classes.ts";
 import { DEFAULT_IMAGING } from "../synth/imaging.ts";
 import { DEFAULT_SIZE_UM, DEFAULT_VOXEL_NM, synthesize } from "../synth/synth.ts";
+import { numberArg, workersOption } from "./args.ts";
 
 function coordinate(what: string, opts: { integer?: boolean; positive?: boolean } = {}) {
   return (v: string): Coordinate => parseCoordinate(v, what, opts);
-}
-
-function number(what: string, opts: { integer?: boolean; min?: number } = {}) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
-      throw invalidArgument(`${what}: expected ${opts.integer ? "a whole number" : "a number"}, got '${v}'`);
-    }
-    if (opts.min !== undefined && n < opts.min)
-      throw invalidArgument(`${what}: expected >= ${opts.min}, got '${v}'`);
-    return n;
-  };
 }
 
 interface SynthFlags {
@@ -63,7 +51,7 @@ export function registerSynth(program: Command): void {
       `physical size in um; the same seed and size give the same cell at any voxel size (default ${DEFAULT_SIZE_UM})`,
       coordinate("--size-um"),
     )
-    .option("--seed <n>", "layout and noise seed (default 1)", number("--seed", { integer: true }))
+    .option("--seed <n>", "layout and noise seed (default 1)", numberArg("--seed", { integer: true }))
     .option(
       "--chunks <z,y,x>",
       "chunk shape in voxels (default 128)",
@@ -77,7 +65,7 @@ export function registerSynth(program: Command): void {
     .option(
       "--noise <sd>",
       `noise standard deviation in grey levels at cytoplasm brightness, 0 for none (default ${DEFAULT_IMAGING.noise})`,
-      number("--noise", { min: 0 }),
+      numberArg("--noise", { min: 0 }),
     )
     .option(
       "--blur <nm>",
@@ -87,12 +75,12 @@ export function registerSynth(program: Command): void {
     .option(
       "--drift <strength>",
       `slow contrast/brightness drift along z, 1 typical, 0 none (default ${DEFAULT_IMAGING.drift})`,
-      number("--drift", { min: 0 }),
+      numberArg("--drift", { min: 0 }),
     )
     .option(
       "--curtain <strength>",
       `curtaining stripes along y, 1 typical, 0 none (default ${DEFAULT_IMAGING.curtain})`,
-      number("--curtain", { min: 0 }),
+      numberArg("--curtain", { min: 0 }),
     )
     .option(
       "--organelles <list>",
@@ -102,11 +90,7 @@ export function registerSynth(program: Command): void {
     .option("--overwrite", "replace OUT if it exists (and discard an interrupted OUT.partial)")
     .option("--no-pyramid", "write only the full-resolution level s0 of each array")
     .option("--preview <png>", "also write a PNG of the middle xy and xz planes (raw and labels)")
-    .option(
-      "--workers <n>",
-      "worker threads (default: one per core)",
-      number("--workers", { integer: true, min: 1 }),
-    )
+    .addOption(workersOption())
     .action(async (out: string, o: SynthFlags) => {
       const r = await synthesize(out, {
         voxelSize: o.voxelSize,
