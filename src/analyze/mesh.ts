@@ -1,0 +1,225 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ProgressSink, WorkerPool } from "../blockwise/index.ts";
+import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
+import { coord } from "../core/coordinate.ts";
+import { fromFsError, invalidArgument, invalidData } from "../core/errors.ts";
+import { Roi } from "../core/roi.ts";
+import { cleanupJob, renameDir, runKey, runPhase, withJob } from "../preprocess/jobs.ts";
+import { Volume } from "../store/volume.ts";
+import { runMeasure, writeFileAtomic } from "./measure.ts";
+import type { MeshObjectsParams } from "./mesh-task.ts";
+import { LEGACY_MESH_INFO, segmentPropertiesInfo } from "./mesh-writer.ts";
+
+/*
+ * `organelle mesh DATASET ARRAY`: one mesh per instance (mesh-smooth.ts, optionally simplified) as
+ * neuroglancer precomputed legacy meshes in `<dataset>/meshes/<array name>/` with inline segment
+ * properties (label, volume and surface area from the measure table), and optionally binary PLY
+ * files. Objects are meshed whole from their bounding boxes, which come from `organelle measure`'s
+ * table (`tables/<name>.csv`, computed first when missing or with `remeasure`), in parallel on the
+ * worker threads. The output directory is written under a temporary name and renamed when complete.
+ */
+
+export interface MeshOptions {
+  /** Also write `<id>.ply` into this directory. */
+  ply?: string;
+  /** Vertex-clustering cell in nm (0 = none; default 0). */
+  simplify?: number;
+  /** Measure table relative to the dataset (default tables/<name>.csv). */
+  table?: string;
+  /** Measure again even when the table exists. */
+  remeasure?: boolean;
+  /** Output directory relative to the dataset (default meshes/<name>). */
+  output?: string;
+  objectsPerBlock?: number;
+  workers?: number;
+  pool?: WorkerPool;
+  progress?: ProgressSink | null;
+  signal?: AbortSignal;
+}
+
+export interface MeshSummary {
+  readonly id: number;
+  readonly vertices: number;
+  readonly triangles: number;
+  /** nm^2 of the written mesh */
+  readonly area: number;
+}
+
+export interface MeshResult {
+  readonly dir: string;
+  readonly plyDir: string | undefined;
+  readonly meshes: MeshSummary[];
+  readonly measured: boolean;
+  readonly seconds: number;
+}
+
+interface TableObject {
+  id: number;
+  volume: number;
+  area: number | undefined;
+  min: [number, number, number];
+  max: [number, number, number];
+}
+
+/** Reads the id, volume, surface area and bounding box columns of a measure table. */
+export function readMeasureTable(file: string, text: string): TableObject[] {
+  const lines = text.trim().split("\n");
+  const head = (lines[0] ?? "").split(",");
+  const col = (name: string, required = true) => {
+    const i = head.indexOf(name);
+    if (i < 0 && required)
+      throw invalidData(`${file}: no '${name}' column; write the table with organelle measure`);
+    return i;
+  };
+  const id = col("Object ID");
+  const vol = col("Volume (nm^3)");
+  const area = col("Surface Area (nm^2)", false);
+  const mins = ["MIN Z (nm)", "MIN Y (nm)", "MIN X (nm)"].map((c) => col(c));
+  const maxs = ["MAX Z (nm)", "MAX Y (nm)", "MAX X (nm)"].map((c) => col(c));
+  return lines.slice(1).map((line, k) => {
+    const v = line.split(",").map(Number);
+    if (v.some((x) => !Number.isFinite(x))) throw invalidData(`${file} line ${k + 2}: not a number`);
+    return {
+      id: v[id]!,
+      volume: v[vol]!,
+      area: area >= 0 ? v[area] : undefined,
+      min: mins.map((i) => v[i]!) as [number, number, number],
+      max: maxs.map((i) => v[i]!) as [number, number, number],
+    };
+  });
+}
+
+export async function runMesh(
+  datasetPath: string,
+  arrayPath: string,
+  opts: MeshOptions = {},
+): Promise<MeshResult> {
+  const t0 = performance.now();
+  const ds = path.resolve(datasetPath);
+  const vol = await Volume.open(ds, arrayPath);
+  if (!["uint8", "uint16", "uint32", "int32"].includes(vol.meta.dtype)) {
+    throw invalidArgument(
+      `${vol.describe()} is ${vol.meta.dtype}; mesh reads instance ids (uint8..uint32, int32)`,
+    );
+  }
+  const simplify = opts.simplify ?? 0;
+  if (!(simplify >= 0 && Number.isFinite(simplify)))
+    throw invalidArgument(`--simplify ${simplify}: expected nm >= 0`);
+  const per = opts.objectsPerBlock ?? 16;
+  const name = arrayPath.split("/").filter(Boolean).pop() ?? "objects";
+  const tableRel = opts.table ?? path.join("tables", `${name}.csv`);
+  const tablePath = path.join(ds, tableRel);
+  let measured = false;
+  if (opts.remeasure || !fs.existsSync(tablePath)) {
+    await runMeasure(ds, arrayPath, {
+      table: tableRel,
+      workers: opts.workers,
+      progress: opts.progress,
+      signal: opts.signal,
+    });
+    measured = true;
+  }
+  let text: string;
+  try {
+    text = await fs.promises.readFile(tablePath, "utf8");
+  } catch (e) {
+    throw fromFsError(e, tablePath, "reading the measure table");
+  }
+  const objects = readMeasureTable(tablePath, text);
+  const { offset, voxelSize: vs, shape } = vol.meta;
+  const ids = new Float64Array(objects.length);
+  const boxes = new Float64Array(objects.length * 6);
+  objects.forEach((o, k) => {
+    ids[k] = o.id;
+    for (let d = 0; d < 3; d++) {
+      const b = Math.round((o.min[d]! - offset[d]!) / vs[d]!);
+      const e = Math.round((o.max[d]! - offset[d]!) / vs[d]!);
+      if (!(b >= 0 && e <= shape[d]! && e > b)) {
+        throw invalidData(
+          `${tablePath}: the bounding box of id ${o.id} lies outside ${vol.describe()}; the table belongs to another array — run with --remeasure`,
+        );
+      }
+      boxes[6 * k + d] = b;
+      boxes[6 * k + 3 + d] = e;
+    }
+  });
+  const key = runKey({
+    v: 1,
+    verb: "mesh",
+    arrayPath,
+    simplify,
+    ply: opts.ply ?? null,
+    table: tableRel,
+    n: objects.length,
+  });
+  const outRel = opts.output ?? path.join("meshes", name);
+  const dir = path.join(ds, outRel);
+  const tmp = path.join(path.dirname(dir), `.${path.basename(dir)}.tmp-${key}`);
+  const plyDir = opts.ply ? path.resolve(opts.ply) : undefined;
+  const plyTmp = plyDir ? path.join(path.dirname(plyDir), `.${path.basename(plyDir)}.tmp-${key}`) : undefined;
+  try {
+    await fs.promises.mkdir(tmp, { recursive: true });
+    if (plyTmp) await fs.promises.mkdir(plyTmp, { recursive: true });
+  } catch (e) {
+    throw fromFsError(e, tmp, "creating the mesh directory");
+  }
+  const meshes = await withJob(ds, key, key, opts, async (job) => {
+    const phases: { spec: BlockwiseTaskSpec; call: TaskCall }[] = [];
+    const out: MeshSummary[] = [];
+    if (objects.length > 0) {
+      const spec: BlockwiseTaskSpec = {
+        name: `mesh ${arrayPath}`,
+        totalWriteRoi: new Roi(coord(0, 0, 0), coord(1, 1, objects.length)),
+        blockShape: coord(1, 1, per),
+        context: coord(0, 0, 0),
+      };
+      const call: TaskCall<MeshObjectsParams> = {
+        fn: "analyze.meshObjects",
+        params: {
+          input: { datasetPath: ds, arrayPath },
+          ids,
+          boxes,
+          dir: tmp,
+          ...(plyTmp ? { plyDir: plyTmp } : {}),
+          simplify,
+        },
+      };
+      const r = await runPhase(job, spec, call);
+      phases.push({ spec, call });
+      for (const v of r.values.values()) {
+        const a = v as number[];
+        for (let k = 0; k < a.length; k += 4)
+          out.push({ id: a[k]!, vertices: a[k + 1]!, triangles: a[k + 2]!, area: a[k + 3]! });
+      }
+    }
+    out.sort((a, b) => a.id - b.id);
+    await writeFileAtomic(path.join(tmp, "info"), JSON.stringify(LEGACY_MESH_INFO));
+    const props = segmentPropertiesInfo(
+      objects.map((o) => o.id),
+      objects.map((o) => `${name} ${o.id}`),
+      [
+        { id: "volume_nm3", description: "volume (nm^3)", values: objects.map((o) => o.volume) },
+        ...(objects.every((o) => o.area !== undefined)
+          ? [
+              {
+                id: "surface_area_nm2",
+                description: "surface area (nm^2)",
+                values: objects.map((o) => o.area!),
+              },
+            ]
+          : []),
+      ],
+    );
+    await writeFileAtomic(path.join(tmp, "segment_properties", "info"), JSON.stringify(props));
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    await renameDir(tmp, dir, "finishing the mesh directory");
+    if (plyDir && plyTmp) {
+      await fs.promises.rm(plyDir, { recursive: true, force: true });
+      await renameDir(plyTmp, plyDir, "finishing the PLY directory");
+    }
+    await cleanupJob(job, phases);
+    return out;
+  });
+  return { dir, plyDir, meshes, measured, seconds: (performance.now() - t0) / 1000 };
+}
