@@ -1,13 +1,18 @@
 import type { Command } from "commander";
 import { registerClahe } from "./clahe.ts";
+import { registerContacts } from "./contacts.ts";
 import { registerCrop } from "./crop.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerExport } from "./export.ts";
+import { registerGraphcut } from "./graphcut.ts";
 import { registerGt } from "./gt.ts";
 import { registerImport } from "./import.ts";
 import { registerInfo } from "./info.ts";
 import { registerMask } from "./mask.ts";
+import { registerMeasure } from "./measure.ts";
+import { registerMesh } from "./mesh.ts";
 import { registerPyramid } from "./pyramid.ts";
+import { registerRefine } from "./refine.ts";
 import { registerSynth } from "./synth.ts";
 
 /** Every CLI verb registers itself on the program; the list is fixed at build time. */
@@ -23,5 +28,10 @@ export const VERBS: readonly RegisterVerb[] = [
   registerClahe,
   registerMask,
   registerGt,
+  registerGraphcut,
   registerDoctor,
+  registerRefine,
+  registerMeasure,
+  registerContacts,
+  registerMesh,
 ];

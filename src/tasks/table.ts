@@ -1,3 +1,7 @@
+import { contactRegionBlock, contactStatsBlock } from "../analyze/contacts-task.ts";
+import { measureBlock } from "../analyze/measure-task.ts";
+import { meshObjectsBlock } from "../analyze/mesh-task.ts";
+import { thresholdBlock } from "../analyze/refine-task.ts";
 import { defineTaskTable } from "../blockwise/task-table.ts";
 import type { TaskTable } from "../blockwise/types.ts";
 import { importArrayBlock } from "../gt/import-task.ts";
@@ -11,6 +15,7 @@ import {
 } from "../preprocess/components-task.ts";
 import { cropCopyBlock } from "../preprocess/crop-task.ts";
 import { maskMorphologyBlock } from "../preprocess/mask-task.ts";
+import { componentsRelabelBlock, localOpBlock } from "../preprocess/ops-task.ts";
 import { writeSlabBlock } from "../store/import-slab.ts";
 import { downsampleBlock } from "../store/pyramid-task.ts";
 import { renderSynthBlock } from "../synth/task.ts";
@@ -25,6 +30,11 @@ import { renderSynthBlock } from "../synth/task.ts";
  * Keep entries sorted by name. See docs/blockwise.md.
  */
 export const TASK_TABLE: TaskTable = defineTaskTable({
+  "analyze.contactRegion": contactRegionBlock,
+  "analyze.contactStats": contactStatsBlock,
+  "analyze.measure": measureBlock,
+  "analyze.meshObjects": meshObjectsBlock,
+  "analyze.threshold": thresholdBlock,
   "clahe.finish": claheFinishBlock,
   "clahe.range": claheRangeBlock,
   "clahe.raw": claheRawBlock,
@@ -32,12 +42,14 @@ export const TASK_TABLE: TaskTable = defineTaskTable({
   "components.countIds": countIdsBlock,
   "components.dropIds": dropIdsBlock,
   "components.label": componentsLabelBlock,
+  "components.relabel": componentsRelabelBlock,
   "crop.copy": cropCopyBlock,
   "gt.bias": biasBlock,
   "gt.exclusion": exclusionBlock,
   "gt.importArray": importArrayBlock,
   "import.writeSlab": writeSlabBlock,
   "mask.morphology": maskMorphologyBlock,
+  "ops.local": localOpBlock,
   "pyramid.downsample": downsampleBlock,
   "synth.render": renderSynthBlock,
 });
