@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   # onnxruntime-node ships its CPU binaries in the package; its install script would only fetch CUDA extras.
-  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: npm 11 leaves Biome's optional per-platform packages out of the
+  # lock file and `npm ci` then refuses it; `npm install` installs the locked versions all the same.
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error
 fi
 
 # Debian packages: reference implementations for tests (never needed to run organelle itself).
