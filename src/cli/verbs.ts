@@ -1,9 +1,12 @@
 import type { Command } from "commander";
 import { registerClahe } from "./clahe.ts";
+import { registerCompare } from "./compare.ts";
 import { registerContacts } from "./contacts.ts";
 import { registerCrop } from "./crop.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerEvaluate } from "./evaluate.ts";
 import { registerExport } from "./export.ts";
+import { registerFuse } from "./fuse.ts";
 import { registerGraphcut } from "./graphcut.ts";
 import { registerGt } from "./gt.ts";
 import { registerImport } from "./import.ts";
@@ -11,9 +14,13 @@ import { registerInfo } from "./info.ts";
 import { registerMask } from "./mask.ts";
 import { registerMeasure } from "./measure.ts";
 import { registerMesh } from "./mesh.ts";
+import { registerModels } from "./models.ts";
+import { registerPredict } from "./predict.ts";
 import { registerPyramid } from "./pyramid.ts";
 import { registerRefine } from "./refine.ts";
 import { registerSynth } from "./synth.ts";
+import { registerThreshold } from "./threshold.ts";
+import { registerTrain } from "./train.ts";
 
 /** Every CLI verb registers itself on the program; the list is fixed at build time. */
 export type RegisterVerb = (program: Command) => void;
@@ -30,6 +37,13 @@ export const VERBS: readonly RegisterVerb[] = [
   registerGt,
   registerGraphcut,
   registerDoctor,
+  registerTrain,
+  registerModels,
+  registerPredict,
+  registerThreshold,
+  registerFuse,
+  registerEvaluate,
+  registerCompare,
   registerRefine,
   registerMeasure,
   registerContacts,

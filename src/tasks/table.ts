@@ -4,8 +4,10 @@ import { meshObjectsBlock } from "../analyze/mesh-task.ts";
 import { thresholdBlock } from "../analyze/refine-task.ts";
 import { defineTaskTable } from "../blockwise/task-table.ts";
 import type { TaskTable } from "../blockwise/types.ts";
+import { evaluateHistogramBlock } from "../evaluate/histogram-task.ts";
 import { importArrayBlock } from "../gt/import-task.ts";
 import { biasBlock, exclusionBlock } from "../gt/tasks.ts";
+import { fuseBlock, rethresholdBlock } from "../predict/tasks.ts";
 import { claheFinishBlock, claheRangeBlock, claheRawBlock } from "../preprocess/clahe-task.ts";
 import {
   componentsApplyBlock,
@@ -44,12 +46,15 @@ export const TASK_TABLE: TaskTable = defineTaskTable({
   "components.label": componentsLabelBlock,
   "components.relabel": componentsRelabelBlock,
   "crop.copy": cropCopyBlock,
+  "evaluate.histogram": evaluateHistogramBlock,
   "gt.bias": biasBlock,
   "gt.exclusion": exclusionBlock,
   "gt.importArray": importArrayBlock,
   "import.writeSlab": writeSlabBlock,
   "mask.morphology": maskMorphologyBlock,
   "ops.local": localOpBlock,
+  "predict.fuse": fuseBlock,
+  "predict.threshold": rethresholdBlock,
   "pyramid.downsample": downsampleBlock,
   "synth.render": renderSynthBlock,
 });
