@@ -22,6 +22,7 @@ have_py zarr || need+=(python3-zarr)
 have_py scipy || need+=(python3-scipy)
 have_py skimage || need+=(python3-skimage)
 have_py tifffile || need+=(python3-tifffile)
+have_py networkx || need+=(python3-networkx)
 # PyTorch runs the torch engine (training, export); skipped when ORGANELLE_PYTHON already has it (a GPU box).
 { [ -n "${ORGANELLE_PYTHON:-}" ] && "$ORGANELLE_PYTHON" -c "import torch" >/dev/null 2>&1; } || have_py torch || need+=(python3-torch)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
