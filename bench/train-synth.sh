@@ -21,16 +21,17 @@ WORK="${1:-${TMPDIR:-/tmp}/organelle-train-synth}"
 if [ "${DEMO:-0}" = 1 ]; then
   STEPS="${STEPS:-150}"
   EVERY="${EVERY:-50}"
-  RUN="$WORK/runs/demo-${INPUT:-68}-${VOXEL:-10}nm-lr${LR:-1e-3}-b${BATCH:-1}"
+  RUN="$WORK/runs/demo-${INPUT:-68}-${VOXEL:-10}nm-lr${LR:-1e-3}-b${BATCH:-1}-rej${REJECT_BG:-0.9}"
 else
   STEPS="${STEPS:-600}"
   EVERY="${EVERY:-100}"
-  RUN="$WORK/runs/full-${INPUT:-68}-${VOXEL:-10}nm-lr${LR:-1e-3}-b${BATCH:-1}"
+  RUN="$WORK/runs/full-${INPUT:-68}-${VOXEL:-10}nm-lr${LR:-1e-3}-b${BATCH:-1}-rej${REJECT_BG:-0.9}"
 fi
 LR="${LR:-1e-3}"
 INPUT="${INPUT:-68}"   # network input edge (voxels): 68 is the small preset's own; 100 gives a 60^3 output
 VOXEL="${VOXEL:-10}"   # training voxel size (nm): 10 (the data's), or 20 (its first pyramid level)
 BATCH="${BATCH:-1}"
+REJECT_BG="${REJECT_BG:-0.9}"   # sampling.reject_background_probability (SPEC: 0.9)
 ORG=(node bin/organelle.mjs)
 [ -f dist/organelle.mjs ] || node scripts/build.mjs
 mkdir -p "$WORK"
@@ -67,6 +68,7 @@ run_dir: $RUN
 voxel_size: $VOXEL
 seed: 1
 training: { steps: $STEPS, batch_size: $BATCH, checkpoint_every: $EVERY, validate_every: $EVERY, learning_rate: $LR }
+sampling: { reject_background_probability: $REJECT_BG }
 sources:
   - dataset: train.zarr
 validation:

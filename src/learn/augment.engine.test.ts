@@ -5,6 +5,7 @@ import { tensor } from "../engine/tensor.ts";
 import { startTestEngine } from "../engine/testing.ts";
 import {
   type AugmentParams,
+  applyIntensity,
   applyTransform,
   drawAugment,
   engineTransform,
@@ -103,6 +104,26 @@ describe("augmentation on the engine", () => {
       // disagreement only where nearest and linear sampling round a boundary voxel differently
       expect(agree / 4096).toBeGreaterThan(0.97);
     }
+  });
+
+  it("applies the intensity change like the reference: mean + (a - mean) * scale + shift, clip, [-1, 1]", async () => {
+    const shape = coord(6, 7, 8);
+    const data = field(shape);
+    const intensity = { scale: 1.12, shift: -0.09 };
+    const out = await engine.augment({
+      arrays: { a: tensor(data, [...shape]) },
+      ...engineTransform(
+        transformFor(noAugment(), shape, { begin: coord(0, 0, 0), shape }, coord(0, 0, 0), 4),
+      ),
+      intensity: { ...intensity, clip: [0, 1] },
+      rescale: { scale: 2, shift: -1 },
+    });
+    const ref = Float32Array.from(data);
+    applyIntensity(ref, intensity);
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++)
+      worst = Math.max(worst, Math.abs(ref[i]! - (out.a!.data[i] as number)));
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it("mirror and transpose followed by their inverse give the data back exactly", async () => {

@@ -435,16 +435,6 @@ export function worstCaseMargin(cfg: AugmentConfig, shape: Coordinate): Coordina
   return coord(m, m, m);
 }
 
-/** The parameters as plain JSON (logs, engine header); the displacement travels as a buffer. */
-export function augmentSummary(p: AugmentParams): Record<string, unknown> {
-  return {
-    first: p.first,
-    rotation: p.elastic?.rotation ?? 0,
-    second: p.second,
-    intensity: p.intensity,
-  };
-}
-
 /**
  * Applies an engine transform in TypeScript, the way the engine does (q = A (p + d(p)) + t, trilinear
  * control-point upsampling with aligned corners, linear or nearest sampling, `fill` outside): the
@@ -553,7 +543,7 @@ function sampleLinear(src: Float32Array | Uint8Array, s: Coordinate, q: number[]
   return v;
 }
 
-/** gunpowder's IntensityAugment on [0, 1] data followed by the scale to [-1, 1] (in place). */
+/** gunpowder's IntensityAugment on [0, 1] data followed by the scale to [-1, 1] (in place): the reference for the engine's. */
 export function applyIntensity(raw: Float32Array, intensity: AugmentParams["intensity"]): void {
   if (intensity) {
     let sum = 0;

@@ -339,7 +339,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     try {
       while (step < last && !o.signal?.aborted) {
         const waitBefore = prefetcher.waitedMs;
-        const batch = await prefetcher.next();
+        let batch: PreparedBatch;
+        try {
+          batch = await prefetcher.next();
+        } catch (e) {
+          // Interrupted while the next batch was being read: stop cleanly.
+          if (o.signal?.aborted) break;
+          throw e;
+        }
         const wait = prefetcher.waitedMs - waitBefore;
         readMs += batch.readMs;
         augmentMs += batch.augmentMs;
