@@ -26,6 +26,9 @@ have_py networkx || need+=(python3-networkx)
 # PyTorch runs the torch engine (training, export); skipped when ORGANELLE_PYTHON already has it (a GPU box).
 { [ -n "${ORGANELLE_PYTHON:-}" ] && "$ORGANELLE_PYTHON" -c "import torch" >/dev/null 2>&1; } || have_py torch || need+=(python3-torch)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
+# The web app's browser tests drive Debian's chromium through playwright-core; nginx is bench/serve's peer.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${need[*]}"
