@@ -1,6 +1,10 @@
+import * as fs from "node:fs";
+
 /**
  * Progress of a long job: done/total units, rate and ETA. On a terminal it redraws one line;
  * elsewhere (CI logs, pipes) it prints a line at most every `intervalMs` so logs stay readable.
+ * For a parent process (`organelle serve` jobs) it also appends JSON lines to the file named by
+ * ORGANELLE_PROGRESS_FILE: {"label", "done", "total", "unit", "rate", "etaSeconds", "finished"}.
  */
 export interface ProgressSink {
   write(text: string): void;
@@ -19,7 +23,11 @@ export interface ProgressOptions {
   /** Work already done before this run started (resumed jobs); excluded from the rate. */
   initial?: number;
   now?: () => number;
+  /** File to append JSON progress lines to; default $ORGANELLE_PROGRESS_FILE, null for none. */
+  jsonFile?: string | null;
 }
+
+const JSON_INTERVAL_MS = 250;
 
 export class Progress {
   readonly label: string;
@@ -35,6 +43,8 @@ export class Progress {
   private readonly rateScale: number;
   private readonly now: () => number;
   private finished = false;
+  private readonly jsonFile: string | null;
+  private lastJson = Number.NEGATIVE_INFINITY;
 
   constructor(o: ProgressOptions) {
     this.label = o.label;
@@ -48,6 +58,7 @@ export class Progress {
     this.unit = o.unit ?? "";
     this.rateUnit = o.rateUnit ?? o.unit ?? "";
     this.rateScale = o.rateScale ?? 1;
+    this.jsonFile = o.jsonFile === undefined ? process.env.ORGANELLE_PROGRESS_FILE || null : o.jsonFile;
   }
 
   get completed(): number {
@@ -74,6 +85,28 @@ export class Progress {
       this.lastDraw = t;
       this.draw();
     }
+    if (this.jsonFile && (t - this.lastJson >= JSON_INTERVAL_MS || this.done === this.total)) {
+      this.lastJson = t;
+      this.writeJson(false);
+    }
+  }
+
+  private writeJson(finished: boolean): void {
+    const eta = this.eta;
+    const record = {
+      label: this.label,
+      done: this.done,
+      total: this.total,
+      unit: this.unit,
+      rate: this.rate * this.rateScale,
+      ...(eta !== undefined && Number.isFinite(eta) ? { etaSeconds: eta } : {}),
+      finished,
+    };
+    try {
+      fs.appendFileSync(this.jsonFile!, `${JSON.stringify(record)}\n`);
+    } catch {
+      // Progress reporting must never fail the job it reports on.
+    }
   }
 
   line(): string {
@@ -99,6 +132,7 @@ export class Progress {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.jsonFile) this.writeJson(true);
     if (!this.sink) return;
     const secs = (this.now() - this.start) / 1000;
     const text = `${this.label}: ${this.done}/${this.total}${this.unit ? ` ${this.unit}` : ""} in ${formatDuration(secs)} (${formatRate(this.rate * this.rateScale)} ${this.rateUnit}/s)`;

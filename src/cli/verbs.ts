@@ -18,6 +18,7 @@ import { registerModels } from "./models.ts";
 import { registerPredict } from "./predict.ts";
 import { registerPyramid } from "./pyramid.ts";
 import { registerRefine } from "./refine.ts";
+import { registerServe } from "./serve.ts";
 import { registerSynth } from "./synth.ts";
 import { registerThreshold } from "./threshold.ts";
 import { registerTrain } from "./train.ts";
@@ -48,4 +49,5 @@ export const VERBS: readonly RegisterVerb[] = [
   registerMeasure,
   registerContacts,
   registerMesh,
+  registerServe,
 ];
