@@ -26,3 +26,9 @@ await esbuild.build({
     js: "import { createRequire as __organelleCreateRequire } from 'node:module'; const require = __organelleCreateRequire(import.meta.url);",
   },
 });
+
+// The web app (web/, React + Vite) into dist/web, which `organelle serve` hands out.
+if (fs.existsSync("web/vite.config.ts")) {
+  const { build } = await import("vite");
+  await build({ configFile: "web/vite.config.ts", logLevel: "warn" });
+}

@@ -6,6 +6,7 @@ bash scripts/setup.sh
 node scripts/build.mjs
 npx --no-install biome check .
 npx --no-install tsc --noEmit -p tsconfig.json
+npx --no-install tsc --noEmit -p web/tsconfig.json
 mkdir -p test-artifacts
 status=0
 npx --no-install vitest run --reporter=default --reporter=json --outputFile=test-artifacts/vitest.json "$@" || status=$?
