@@ -1,10 +1,24 @@
 import { type Command, Option } from "commander";
 import { type Coordinate, parseCoordinate } from "../core/coordinate.ts";
+import { invalidArgument } from "../core/errors.ts";
 import type { OmeVersion } from "../store/volume.ts";
 import { ORGANELLE_CLASSES, type OrganelleClass, parseClasses } from "../synth/classes.ts";
 import { DEFAULT_IMAGING } from "../synth/imaging.ts";
+import type { PoreDiameterSpec } from "../synth/model.ts";
 import { DEFAULT_SIZE_UM, DEFAULT_VOXEL_NM, synthesize } from "../synth/synth.ts";
 import { numberArg, workersOption } from "./args.ts";
+
+/** MEAN,SD[,MIN,MAX] in nm; without bounds the normal is cut at 2.5 sd. */
+function poreDiameter(v: string): PoreDiameterSpec {
+  const parts = v.split(",").map((s) => Number(s.trim()));
+  if ((parts.length !== 2 && parts.length !== 4) || !parts.every(Number.isFinite)) {
+    throw invalidArgument(
+      `--pore-diameter '${v}': give MEAN,SD or MEAN,SD,MIN,MAX in nm, e.g. 95,12 or 95,12,65,130`,
+    );
+  }
+  const [mean, sd, min, max] = parts as [number, number, number?, number?];
+  return { mean, sd, min: min ?? Math.max(1, mean - 2.5 * sd), max: max ?? mean + 2.5 * sd };
+}
 
 function coordinate(what: string, opts: { integer?: boolean; positive?: boolean } = {}) {
   return (v: string): Coordinate => parseCoordinate(v, what, opts);
@@ -22,6 +36,8 @@ interface SynthFlags {
   drift?: number;
   curtain?: number;
   organelles?: OrganelleClass[];
+  poreDiameter?: PoreDiameterSpec;
+  pits?: number;
   overwrite?: boolean;
   pyramid: boolean;
   preview?: string;
@@ -84,8 +100,18 @@ export function registerSynth(program: Command): void {
     )
     .option(
       "--organelles <list>",
-      `classes to draw and label, comma-separated or all (${ORGANELLE_CLASSES.join(",")})`,
+      `classes to draw and label, comma-separated or all (${ORGANELLE_CLASSES.join(",")}; default all but ccp, which --pits adds)`,
       (v: string) => parseClasses(v),
+    )
+    .option(
+      "--pore-diameter <mean,sd[,min,max]>",
+      "nuclear pore channel diameters in nm: a normal cut to min..max (default 95,12,65,130; min/max default to mean -+ 2.5 sd)",
+      poreDiameter,
+    )
+    .option(
+      "--pits <n>",
+      "lay out n clathrin-coated pits (deep and shallow), coated vesicles and caveolae at the plasma membrane, labelled labels/ccp (default 12 when ccp is drawn)",
+      numberArg("--pits", { integer: true, min: 0 }),
     )
     .option("--overwrite", "replace OUT if it exists (and discard an interrupted OUT.partial)")
     .option("--no-pyramid", "write only the full-resolution level s0 of each array")
@@ -104,6 +130,8 @@ export function registerSynth(program: Command): void {
         drift: o.drift,
         curtain: o.curtain,
         classes: o.organelles,
+        poreDiameter: o.poreDiameter,
+        pits: o.pits,
         overwrite: o.overwrite,
         pyramid: o.pyramid,
         preview: o.preview,

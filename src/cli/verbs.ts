@@ -15,6 +15,8 @@ import { registerMask } from "./mask.ts";
 import { registerMeasure } from "./measure.ts";
 import { registerMesh } from "./mesh.ts";
 import { registerModels } from "./models.ts";
+import { registerPits } from "./pits.ts";
+import { registerPores } from "./pores.ts";
 import { registerPredict } from "./predict.ts";
 import { registerPyramid } from "./pyramid.ts";
 import { registerRefine } from "./refine.ts";
@@ -49,5 +51,7 @@ export const VERBS: readonly RegisterVerb[] = [
   registerMeasure,
   registerContacts,
   registerMesh,
+  registerPores,
+  registerPits,
   registerServe,
 ];

@@ -14,6 +14,8 @@ import { invalidArgument } from "../core/errors.ts";
  * - `golgi`: Golgi stacks (cisternae, membrane and lumen)
  * - `vesicle`: small vesicles (membrane and lumen), free or around Golgi stacks
  * - `lipid_droplet`: lipid droplets
+ * - `ccp`: clathrin-coated pits and vesicles at the plasma membrane (membrane and coat), and caveolae, as
+ *   ASEM's coated-pit model predicts them; drawn only when asked for (not among DEFAULT_CLASSES)
  */
 export const ORGANELLE_CLASSES = [
   "plasma_membrane",
@@ -25,9 +27,16 @@ export const ORGANELLE_CLASSES = [
   "golgi",
   "vesicle",
   "lipid_droplet",
+  "ccp",
 ] as const;
 
 export type OrganelleClass = (typeof ORGANELLE_CLASSES)[number];
+
+/**
+ * Classes drawn when none are named. Coated pits are left out so that a cell made without asking for
+ * them keeps the bytes it had before they existed (the other classes' layout never depends on them).
+ */
+export const DEFAULT_CLASSES: readonly OrganelleClass[] = ORGANELLE_CLASSES.filter((c) => c !== "ccp");
 
 export function isOrganelleClass(s: string): s is OrganelleClass {
   return (ORGANELLE_CLASSES as readonly string[]).includes(s);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isOrganelleError } from "../core/errors.ts";
-import { ORGANELLE_CLASSES, parseClasses } from "./classes.ts";
+import { DEFAULT_CLASSES, ORGANELLE_CLASSES, parseClasses } from "./classes.ts";
 import { ellipsoidSdf, packEllipsoid, vlen, vsub } from "./geometry.ts";
 import { buildCellModel, envelopeWidth, GAP, MEMBRANES } from "./model.ts";
 
@@ -18,7 +18,7 @@ describe("buildCellModel", () => {
   });
 
   it("lays out every organelle class of a 2.5 um cell", () => {
-    expect(model.classes).toEqual([...ORGANELLE_CLASSES]);
+    expect(model.classes).toEqual([...DEFAULT_CLASSES]);
     expect(model.nucleus).not.toBeNull();
     expect(model.pores.length).toBeGreaterThan(5);
     expect(model.mitos.length).toBeGreaterThan(2);

@@ -1,5 +1,5 @@
 import { invalidArgument } from "../core/errors.ts";
-import { ORGANELLE_CLASSES, type OrganelleClass, validateClasses } from "./classes.ts";
+import { DEFAULT_CLASSES, type OrganelleClass, validateClasses } from "./classes.ts";
 import {
   type EllipsoidSpec,
   ellipsoidLipschitz,
@@ -69,6 +69,53 @@ export interface PoreSpec {
   /** Diameter (nm) of the channel through both membranes. */
   readonly diameter: number;
 }
+
+/**
+ * A clathrin-coated structure at the plasma membrane, or a caveola. Pits and caveolae are invaginations:
+ * the cell surface is carved by a cavity (a sphere of `radius` centred `centerDepth` nm inside the surface
+ * along `normal`, joined to the outside by a neck of radius `neckRadius` when it lies deeper than its
+ * radius), lined by the plasma membrane and, for coated pits, a dense coat `coat` nm thick on the
+ * cytoplasmic side. Coated vesicles are closed spheres of membrane and coat centred `centerDepth` nm inside.
+ * The truth of ASEM's measurements is recorded with each: depth and width of the cavity (outer leaflet),
+ * and for vesicles their distance to the plasma membrane.
+ */
+export interface PitSpec {
+  readonly id: number;
+  readonly kind: "pit" | "caveola" | "vesicle";
+  /** Point of the (unperturbed) cell surface the structure is centred on. */
+  readonly surface: Vec3;
+  /** Unit normal of the cell surface there, pointing into the cell. */
+  readonly normal: Vec3;
+  /** Radius (nm) of the cavity's sphere (the vesicle's lumen). */
+  readonly radius: number;
+  /** Depth (nm) of the sphere's centre below the surface along `normal` (negative: above, a shallow cap). */
+  readonly centerDepth: number;
+  /** Radius (nm) of the neck joining a deep cavity to the outside; 0 for none. */
+  readonly neckRadius: number;
+  /** Coat thickness (nm) on the cytoplasmic side of the membrane; 0 for caveolae. */
+  readonly coat: number;
+  /** Invaginations: depth (nm) from the surface to the bottom of the cavity (centerDepth + radius). */
+  readonly depth?: number;
+  /** Invaginations: width (nm) of the cavity at half its depth, across the normal. */
+  readonly width?: number;
+  /** Invaginations: narrowest width (nm) of the cavity between the surface and its widest level. */
+  readonly neck?: number;
+  /** Vesicles: gap (nm) between the surface point and the outside of the coat, along the normal. */
+  readonly distance?: number;
+}
+
+/** Parameters of the pore diameter distribution (nm): a normal cut to [min, max]. */
+export interface PoreDiameterSpec {
+  readonly mean: number;
+  readonly sd: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export const DEFAULT_PORE_DIAMETER: PoreDiameterSpec = { mean: 95, sd: 12, min: 65, max: 130 };
+
+/** Coated structures laid out when `ccp` is drawn and no count is given. */
+export const DEFAULT_PIT_COUNT = 12;
 
 export interface CristaSpec {
   /** Position (nm) along the mitochondrion's axis from its first point. */
@@ -153,14 +200,20 @@ export interface CellModel {
   readonly golgi: readonly GolgiSpec[];
   readonly vesicles: readonly VesicleSpec[];
   readonly lipidDroplets: readonly LipidDropletSpec[];
+  /** Coated pits, coated vesicles and caveolae; present only when the `ccp` class is drawn. */
+  readonly pits?: readonly PitSpec[];
 }
 
 export interface CellParams {
   readonly seed: number;
   /** Physical size of the volume (nm, z,y,x). */
   readonly extent: Vec3;
-  /** Classes to draw and label (default: all). */
+  /** Classes to draw and label (default: DEFAULT_CLASSES). */
   readonly classes?: readonly OrganelleClass[];
+  /** Pore diameters (default DEFAULT_PORE_DIAMETER). */
+  readonly poreDiameter?: PoreDiameterSpec;
+  /** Coated structures to lay out when `ccp` is drawn (default DEFAULT_PIT_COUNT). */
+  readonly pits?: number;
 }
 
 /** Minimum clearance (nm) between different organelles, and to the plasma membrane and the nucleus. */
@@ -191,10 +244,12 @@ export function buildCellModel(params: CellParams): CellModel {
   if (!Number.isSafeInteger(params.seed)) {
     throw invalidArgument(`seed ${params.seed}: must be an integer`);
   }
-  const classes = validateClasses(params.classes ?? ORGANELLE_CLASSES);
+  const classes = validateClasses(params.classes ?? DEFAULT_CLASSES);
+  const poreDiameter = params.poreDiameter ?? DEFAULT_PORE_DIAMETER;
+  checkPoreDiameter(poreDiameter);
   const layout = new Layout(params.seed, extent);
   const nucleus = layout.placeNucleus();
-  const pores = layout.placePores();
+  const pores = layout.placePores(poreDiameter);
   const golgi = layout.placeGolgi();
   const mitos = layout.placeMitos();
   const erSheets = layout.placeErSheets();
@@ -202,6 +257,12 @@ export function buildCellModel(params: CellParams): CellModel {
   const erNetworks = layout.placeErNetworks(erSheets.length);
   const vesicles = layout.placeVesicles(golgi);
   const has = (c: OrganelleClass) => classes.includes(c);
+  // Last, and only when drawn: nothing laid out before depends on them.
+  const pitCount = params.pits ?? DEFAULT_PIT_COUNT;
+  if (!(Number.isInteger(pitCount) && pitCount >= 0 && pitCount <= 10000)) {
+    throw invalidArgument(`--pits ${pitCount}: must be a whole number within 0..10000`);
+  }
+  const pits = has("ccp") ? layout.placePits(pitCount) : undefined;
   return {
     format: "organelle-synth-cell",
     version: 1,
@@ -217,7 +278,23 @@ export function buildCellModel(params: CellParams): CellModel {
     golgi: has("golgi") ? golgi : [],
     vesicles: has("vesicle") ? vesicles : [],
     lipidDroplets: has("lipid_droplet") ? lipidDroplets : [],
+    ...(pits ? { pits } : {}),
   };
+}
+
+function checkPoreDiameter(p: PoreDiameterSpec): void {
+  const ok =
+    [p.mean, p.sd, p.min, p.max].every(Number.isFinite) &&
+    p.sd >= 0 &&
+    p.min > 0 &&
+    p.min <= p.mean &&
+    p.mean <= p.max &&
+    p.max <= 400;
+  if (!ok) {
+    throw invalidArgument(
+      `--pore-diameter ${p.mean},${p.sd},${p.min},${p.max}: give MEAN,SD[,MIN,MAX] in nm with 0 < MIN <= MEAN <= MAX <= 400 and SD >= 0`,
+    );
+  }
 }
 
 /** Envelope thickness: two membranes and the lumen. */
@@ -370,7 +447,7 @@ class Layout {
     return ((inside / n) * this.extent[0] * this.extent[1] * this.extent[2]) / 1e9;
   }
 
-  placePores(): PoreSpec[] {
+  placePores(dist: PoreDiameterSpec): PoreSpec[] {
     const nucleus = this.nucleus;
     const packed = this.nucleusPacked;
     if (!nucleus || !packed) return [];
@@ -383,7 +460,7 @@ class Layout {
       const surface = surfacePoint(packed, nucleus, rng.direction());
       const axis = gradient(packed, surface);
       const center = vsub(surface, vscale(axis, w / 2));
-      const diameter = rng.normalIn(95, 12, 65, 130);
+      const diameter = rng.normalIn(dist.mean, dist.sd, dist.min, dist.max);
       const clear = pores.every(
         (p) => vlen(vsub(p.center, center)) > (p.diameter + diameter) / 2 + 2 * w + 120,
       );
@@ -609,6 +686,106 @@ class Layout {
     return vesicles;
   }
 
+  /**
+   * Coated pits (deep with a neck, shallow caps), caveolae and coated vesicles (most within 400 nm of the
+   * membrane, some deeper) around the cell surface, in a fixed cycle of kinds. Each keeps clear of the
+   * organelles already placed and 400 nm of surface from the others, so a local fit of the membrane
+   * around one sees no other.
+   */
+  placePits(count: number): PitSpec[] {
+    const rng = this.rng("coated-pits");
+    // The cytoplasm near the membrane is crowded, so most tries fail; each kind takes its turn and keeps
+    // to its share: half pits (deep and shallow alternating), a sixth caveolae, the rest vesicles.
+    const cycle = ["pit", "vesicle", "caveola", "pit", "vesicle", "pit"] as const;
+    const quota = { pit: Math.round(count / 2), caveola: Math.round(count / 6), vesicle: 0 };
+    quota.vesicle = count - quota.pit - quota.caveola;
+    const placed = { pit: 0, caveola: 0, vesicle: 0 };
+    const tpm = MEMBRANES.plasma;
+    const pits: PitSpec[] = [];
+    for (let attempt = 0; attempt < count * 600 && pits.length < count; attempt++) {
+      const kind = cycle[attempt % cycle.length]!;
+      if (placed[kind] >= quota[kind]) continue;
+      const surface = surfacePoint(this.cellPacked, this.cell, rng.direction());
+      const normal = vscale(gradient(this.cellPacked, surface), -1);
+      let radius: number;
+      let centerDepth: number;
+      let neckRadius = 0;
+      let coat = rng.range(18, 24);
+      if (kind === "caveola") {
+        radius = rng.range(28, 36);
+        centerDepth = radius * rng.range(0.85, 1.05);
+        neckRadius = rng.range(10, 14);
+        coat = 0;
+      } else if (kind === "vesicle") {
+        radius = rng.range(35, 50);
+        const far = rng.float() < 0.3;
+        const gap = far ? rng.range(480, 700) : rng.range(60, 330);
+        centerDepth = gap + radius + tpm + coat;
+      } else if (placed.pit % 2 === 0) {
+        // deep, with a neck
+        radius = rng.range(50, 68);
+        centerDepth = radius * rng.range(0.25, 1.2);
+        neckRadius = rng.range(9, 20);
+      } else {
+        // shallow, open
+        radius = rng.range(55, 75);
+        centerDepth = -radius * rng.range(0.05, 0.45);
+      }
+      const shell = radius + tpm + coat;
+      const center = vadd(surface, vscale(normal, centerDepth));
+      // The whole structure and a ring of surface around it stay inside the volume.
+      if (!this.insideVolume(surface, -250) || !this.insideVolume(center, -250)) continue;
+      if (pits.some((q) => vlen(vsub(q.surface, surface)) < 400 || vlen(vsub(pitCenter(q), center)) < 300))
+        continue;
+      const spheres = [...center, shell];
+      if (kind !== "vesicle" && centerDepth > 0)
+        spheres.push(...vadd(surface, vscale(normal, centerDepth / 2)), shell);
+      if (this.nucleusPacked && this.nucleusSdf(center) < this.nucleusL * (shell + GAP.nucleus)) continue;
+      if (!this.spheres.fits(spheres, this.nextOwner, GAP.organelle)) continue;
+      this.commit(spheres);
+      placed[kind]++;
+      const id = pits.length + 1;
+      if (kind === "vesicle") {
+        pits.push({
+          id,
+          kind,
+          surface,
+          normal,
+          radius,
+          centerDepth,
+          neckRadius,
+          coat,
+          distance: centerDepth - shell,
+        });
+      } else {
+        const depth = centerDepth + radius;
+        const widthAt = (t: number) =>
+          2 *
+          Math.max(
+            Math.sqrt(Math.max(0, radius ** 2 - (t - centerDepth) ** 2)),
+            t <= centerDepth ? neckRadius : 0,
+          );
+        // Narrowest level between the surface and the widest one (the sphere's equator, or the mouth).
+        let neck = widthAt(0);
+        for (let t = 0; t <= Math.max(0, centerDepth); t += 0.5) neck = Math.min(neck, widthAt(t));
+        pits.push({
+          id,
+          kind,
+          surface,
+          normal,
+          radius,
+          centerDepth,
+          neckRadius,
+          coat,
+          depth,
+          width: widthAt(depth / 2),
+          neck,
+        });
+      }
+    }
+    return pits;
+  }
+
   private commit(spheres: readonly number[]): void {
     this.spheres.add(spheres, this.nextOwner);
     this.nextOwner++;
@@ -708,6 +885,11 @@ function surfacePoint(packed: Float64Array, spec: EllipsoidSpec, dir: Vec3): Vec
     else hi = mid;
   }
   return at((lo + hi) / 2);
+}
+
+/** Centre of a coated structure's sphere. */
+export function pitCenter(p: PitSpec): Vec3 {
+  return vadd(p.surface, vscale(p.normal, p.centerDepth));
 }
 
 /** Unit outward normal of an ellipsoid's surface at p (central differences). */

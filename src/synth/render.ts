@@ -13,6 +13,9 @@ import {
   KIND_SPHERE,
   KIND_TUBE,
   MITO_LAYOUT,
+  NECK_OUTSIDE,
+  PIT,
+  PIT_STRIDE,
   ROUGH_ER_SHELL,
   type Scene,
   tubeHit,
@@ -44,6 +47,8 @@ export const GREY = {
   golgiLumen: 144,
   droplet: 118,
   dropletRim: 80,
+  coat: 50,
+  coatedVesicleLumen: 160,
 } as const;
 
 /** Particles on jittered lattices (nm): free ribosomes, fine cytosolic granules, membrane-bound ribosomes. */
@@ -151,6 +156,7 @@ let candidateScratch = new Int32Array(1024);
 let tileScratch = new Int32Array(1024);
 let sdfScratch = new Float64Array(1024);
 let poreScratch = new Int32Array(256);
+let pitScratch = new Int32Array(64);
 
 /**
  * One block's evaluation. Split into per-tile and per-voxel methods on purpose: small hot functions that V8
@@ -174,6 +180,7 @@ class SceneRenderer {
   private readonly codeNucleus: number;
   private readonly codeEnvelope: number;
   private readonly codePore: number;
+  private readonly codeCcp: number;
   private readonly codeEr: number;
   private readonly nucleusId: number;
   private readonly tpm: number;
@@ -198,9 +205,11 @@ class SceneRenderer {
   private readonly tileCands: Int32Array;
   private readonly sArr: Float64Array;
   private readonly tilePores: Int32Array;
+  private readonly tilePits: Int32Array;
   // Per-tile state.
   private nTile = 0;
   private nTilePores = 0;
+  private nTilePits = 0;
   private cellIn = false;
   private nucFar = true;
   private nucDeep = false;
@@ -238,6 +247,7 @@ class SceneRenderer {
     this.codeNucleus = code("nucleus");
     this.codeEnvelope = code("nuclear_envelope");
     this.codePore = code("nuclear_pore");
+    this.codeCcp = code("ccp");
     this.codeEr = classIndex("er") + 1;
     this.nucleusId = model.nucleus?.id ?? 0;
     this.tpm = m.plasma;
@@ -274,6 +284,9 @@ class SceneRenderer {
     this.tileCands = tileScratch;
     this.sArr = sdfScratch;
     this.tilePores = poreScratch;
+    const nPits = scene.pits.length / PIT_STRIDE;
+    if (pitScratch.length < nPits) pitScratch = new Int32Array(nPits);
+    this.tilePits = pitScratch;
     const lo: Vec3 = [0, 1, 2].map((d) => this.origin[d]! + (box.begin[d]! + 0.5) * this.vs[d]!) as Vec3;
     const hi: Vec3 = [0, 1, 2].map(
       (d) => this.origin[d]! + (box.begin[d]! + box.shape[d]! - 0.5) * this.vs[d]!,
@@ -326,6 +339,18 @@ class SceneRenderer {
     const hx = ((x1 - x0 - 1) / 2) * vx;
     const hd = Math.sqrt(hz * hz + hy * hy + hx * hx);
 
+    // Coated structures within reach of the tile: a pit carves the cell surface, so no tile near one
+    // counts as deep inside the cell.
+    let nTilePits = 0;
+    const pits = scene.pits;
+    for (let o = 0; o < pits.length; o += PIT_STRIDE) {
+      const dz = cz - pits[o + PIT.ref]!;
+      const dy = cy - pits[o + PIT.ref + 1]!;
+      const dx = cx - pits[o + PIT.ref + 2]!;
+      if (this.cull && Math.sqrt(dz * dz + dy * dy + dx * dx) - hd > pits[o + PIT.reach]! + hw + 1) continue;
+      this.tilePits[nTilePits++] = o;
+    }
+    this.nTilePits = nTilePits;
     let cellOut = false;
     this.cellIn = false;
     this.nucFar = !this.hasNucleus;
@@ -334,7 +359,7 @@ class SceneRenderer {
       const sc0 = scene.cellSdf(cz, cy, cx);
       const reach = scene.cellLipschitz * hd;
       cellOut = sc0 - reach > hw;
-      this.cellIn = sc0 + reach < -(this.tpm + hw);
+      this.cellIn = nTilePits === 0 && sc0 + reach < -(this.tpm + hw);
       if (this.hasNucleus) {
         const sn0 = scene.nucleusSdf(cz, cy, cx);
         const nreach = scene.nucleusLipschitz * hd;
@@ -415,7 +440,9 @@ class SceneRenderer {
     const scene = this.scene;
     const hw = this.hw;
     const invAa = this.invAa;
-    const sc = this.cellIn ? -BIG : scene.cellSdf(pz, py, px);
+    let sc = this.cellIn ? -BIG : scene.cellSdf(pz, py, px);
+    if (this.nTilePits > 0) sc = this.carve(sc, pz, py, px);
+    else this.pitHit = -1;
     if (sc >= 0) {
       let d: number = GREY.resin;
       if (sc < hw) d += (GREY.plasmaMembrane - d) * band(sc, -this.tpm, 0, hw, invAa);
@@ -519,7 +546,76 @@ class SceneRenderer {
         this.id = 1;
       }
     }
+    if (this.pitHit >= 0) d = this.coated(d);
     return d;
+  }
+
+  // Nearest coated structure of the last carve(): record offset (-1 none) and signed distance to its
+  // cavity (invaginations) or lumen (vesicles).
+  private pitHit = -1;
+  private pitDist = BIG;
+
+  /** The cell's signed distance with the cavities of the tile's invaginations cut out. */
+  private carve(sc: number, pz: number, py: number, px: number): number {
+    const pits = this.scene.pits;
+    this.pitHit = -1;
+    this.pitDist = BIG;
+    let out = sc;
+    for (let k = 0; k < this.nTilePits; k++) {
+      const o = this.tilePits[k]!;
+      const r = pits[o + PIT.radius]!;
+      const c = pits[o + PIT.centerDepth]!;
+      let dist: number;
+      if (pits[o + PIT.vesicle]! > 0) {
+        const dz = pz - pits[o + PIT.ref]!;
+        const dy = py - pits[o + PIT.ref + 1]!;
+        const dx = px - pits[o + PIT.ref + 2]!;
+        dist = Math.sqrt(dz * dz + dy * dy + dx * dx) - r;
+      } else {
+        const qz = pz - pits[o]!;
+        const qy = py - pits[o + 1]!;
+        const qx = px - pits[o + 2]!;
+        const along = qz * pits[o + 3]! + qy * pits[o + 4]! + qx * pits[o + 5]!;
+        const rad2 = Math.max(0, qz * qz + qy * qy + qx * qx - along * along);
+        dist = Math.sqrt(rad2 + (along - c) * (along - c)) - r;
+        const rn = pits[o + PIT.neck]!;
+        if (rn > 0 && c > 0) {
+          // Capped cylinder from NECK_OUTSIDE nm outside the surface down to the sphere's centre.
+          const ex = Math.sqrt(rad2) - rn;
+          const ey = Math.abs(along - (c - NECK_OUTSIDE) / 2) - (c + NECK_OUTSIDE) / 2;
+          const cyl = Math.min(Math.max(ex, ey), 0) + Math.hypot(Math.max(ex, 0), Math.max(ey, 0));
+          if (cyl < dist) dist = cyl;
+        }
+        if (-dist > out) out = -dist;
+      }
+      if (dist < this.pitDist) {
+        this.pitDist = dist;
+        this.pitHit = o;
+      }
+    }
+    return out;
+  }
+
+  /** Inside the cell near a coated structure: its coat (and a vesicle's lumen and membrane), and labels. */
+  private coated(d: number): number {
+    const pits = this.scene.pits;
+    const o = this.pitHit;
+    const s = this.pitDist;
+    const hw = this.hw;
+    const invAa = this.invAa;
+    const tpm = this.tpm;
+    const coat = pits[o + PIT.coat]!;
+    let out = d;
+    if (pits[o + PIT.vesicle]! > 0) {
+      if (s < hw) out += (GREY.coatedVesicleLumen - out) * band(s, -BIG, 0, hw, invAa);
+      out += (GREY.plasmaMembrane - out) * band(s, 0, tpm, hw, invAa);
+    }
+    if (coat > 0) out += (GREY.coat - out) * band(s, tpm, tpm + coat, hw, invAa);
+    if (this.codeCcp !== 0 && s >= 0 && s < tpm + coat && (this.code === 0 || this.code === this.codePm)) {
+      this.code = this.codeCcp;
+      this.id = pits[o + PIT.id]!;
+    }
+    return out;
   }
 
   /** Cytoplasm and the organelles in it. */

@@ -13,7 +13,7 @@ import {
   vscale,
   vsub,
 } from "./geometry.ts";
-import type { CellModel, CisternaSpec, MitoSpec, TubeSpec } from "./model.ts";
+import { type CellModel, type CisternaSpec, type MitoSpec, pitCenter, type TubeSpec } from "./model.ts";
 import { VALUE_NOISE_LIPSCHITZ, valueNoise3 } from "./noise.ts";
 
 /*
@@ -46,6 +46,8 @@ export class Scene {
   /** Pores: centre (3), axis (3), channel radius, per pore. */
   readonly pores: Float64Array;
   readonly poreIds: Uint32Array;
+  /** Coated structures, PIT_STRIDE numbers each (see PIT). */
+  readonly pits: Float64Array;
   readonly count: number;
   readonly kind: Uint8Array;
   /** Class code (1 + index in ORGANELLE_CLASSES). */
@@ -72,6 +74,35 @@ export class Scene {
     model.pores.forEach((p, i) => {
       this.pores.set([...p.center, ...p.axis, p.diameter / 2], i * 7);
       this.poreIds[i] = p.id;
+    });
+
+    const pits = model.pits ?? [];
+    const tpm = model.membranes.plasma;
+    this.pits = new Float64Array(pits.length * PIT_STRIDE);
+    pits.forEach((q, i) => {
+      const o = i * PIT_STRIDE;
+      const shell = q.radius + tpm + q.coat;
+      const vesicle = q.kind === "vesicle";
+      // Invaginations are referenced to their surface point, vesicles to their centre.
+      const ref = vesicle ? pitCenter(q) : q.surface;
+      const reach = vesicle
+        ? shell
+        : Math.max(Math.abs(q.centerDepth) + shell, q.centerDepth + q.neckRadius + tpm + q.coat);
+      this.pits.set(
+        [
+          ...q.surface,
+          ...q.normal,
+          q.radius,
+          q.centerDepth,
+          q.neckRadius,
+          q.coat,
+          reach,
+          vesicle ? 1 : 0,
+          q.id,
+          ...ref,
+        ],
+        o,
+      );
     });
 
     const b = new PrimitiveBuilder();
@@ -158,6 +189,26 @@ export class Scene {
     return 0;
   }
 }
+
+/**
+ * Record of a coated structure in Scene.pits: surface point (3), inward normal (3), radius, centre depth,
+ * neck radius, coat, reach (how far from the reference point it changes anything, nm), vesicle flag, id,
+ * reference point (3: the surface point of an invagination, the centre of a vesicle).
+ */
+export const PIT = {
+  radius: 6,
+  centerDepth: 7,
+  neck: 8,
+  coat: 9,
+  reach: 10,
+  vesicle: 11,
+  id: 12,
+  ref: 13,
+} as const;
+export const PIT_STRIDE = 16;
+
+/** How far (nm) a neck reaches out of the cell: far enough to open any cavity to the resin. */
+export const NECK_OUTSIDE = 200;
 
 /** Rough ER sheets carry ribosomes on their cytosolic face out to this distance (nm). */
 export const ROUGH_ER_SHELL = 30;

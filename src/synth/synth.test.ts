@@ -6,7 +6,7 @@ import { Progress } from "../blockwise/progress.ts";
 import { coord, uniform } from "../core/coordinate.ts";
 import { isOrganelleError } from "../core/errors.ts";
 import { Volume } from "../store/volume.ts";
-import { ORGANELLE_CLASSES } from "./classes.ts";
+import { DEFAULT_CLASSES } from "./classes.ts";
 import { buildCellModel } from "./model.ts";
 import { renderBlock } from "./render.ts";
 import { Scene } from "./scene.ts";
@@ -25,7 +25,7 @@ const SMALL: SynthOptions = {
   progress: false,
 };
 
-const ARRAYS = ["raw", "masks/cell", ...ORGANELLE_CLASSES.map((c) => `labels/${c}`)];
+const ARRAYS = ["raw", "masks/cell", ...DEFAULT_CLASSES.map((c) => `labels/${c}`)];
 
 async function readAll(ds: string, array: string, scale = 0): Promise<Buffer> {
   const v = await Volume.open(ds, array, { scale });

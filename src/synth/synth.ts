@@ -20,10 +20,10 @@ import { readMultiscaleGroup } from "../store/multiscale.ts";
 import { buildPyramid } from "../store/pyramid.ts";
 import { DEFAULT_CHUNK, type OmeVersion, readJson, Volume, writeJsonAtomic } from "../store/volume.ts";
 import { TASK_TABLE } from "../tasks/table.ts";
-import { ORGANELLE_CLASSES, type OrganelleClass, validateClasses } from "./classes.ts";
+import { DEFAULT_CLASSES, ORGANELLE_CLASSES, type OrganelleClass, validateClasses } from "./classes.ts";
 import type { Vec3 } from "./geometry.ts";
 import { DEFAULT_IMAGING, type ImagingParams } from "./imaging.ts";
-import { buildCellModel, type CellModel } from "./model.ts";
+import { buildCellModel, type CellModel, type PoreDiameterSpec } from "./model.ts";
 import { writePreview } from "./preview.ts";
 import { Scene } from "./scene.ts";
 import { SYNTH_ARRAYS, type SynthBlockStats, type SynthRenderParams } from "./task.ts";
@@ -46,8 +46,12 @@ export interface SynthOptions {
   /** Chunk shape in voxels (default 128, cut to the shape). */
   chunks?: Coordinate;
   format?: OmeVersion;
-  /** Classes drawn and labelled (default all). */
+  /** Classes drawn and labelled (default DEFAULT_CLASSES, plus `ccp` when `pits` is given). */
   classes?: readonly OrganelleClass[];
+  /** Nuclear pore diameters (nm); default 95 +- 12 cut to 65..130. */
+  poreDiameter?: PoreDiameterSpec;
+  /** Coated pits, coated vesicles and caveolae to lay out (class `ccp`); default 12 when `ccp` is drawn. */
+  pits?: number;
   /** Imaging model; unset fields take DEFAULT_IMAGING. */
   blur?: Coordinate;
   noise?: number;
@@ -103,6 +107,9 @@ interface SynthSettings {
   readonly classes: readonly OrganelleClass[];
   readonly imaging: ImagingParams;
   readonly pyramid: boolean;
+  /** Only when given, so settings (and resume keys) of runs without them stay as they were. */
+  readonly poreDiameter?: PoreDiameterSpec;
+  readonly pits?: number;
 }
 
 /** The resolved settings of a run: validated, with defaults filled in. */
@@ -171,8 +178,15 @@ export function resolveSynthSettings(opts: SynthOptions): {
     curtain: strength(opts.curtain, DEFAULT_IMAGING.curtain, "--curtain", 20),
     seed,
   };
-  const classes = validateClasses(opts.classes ?? ORGANELLE_CLASSES, "--organelles");
-  const model = buildCellModel({ seed, extent: [extent[0], extent[1], extent[2]], classes });
+  const defaults = opts.pits !== undefined ? [...DEFAULT_CLASSES, "ccp" as const] : DEFAULT_CLASSES;
+  const classes = validateClasses(opts.classes ?? defaults, "--organelles");
+  const model = buildCellModel({
+    seed,
+    extent: [extent[0], extent[1], extent[2]],
+    classes,
+    poreDiameter: opts.poreDiameter,
+    pits: opts.pits,
+  });
   return {
     settings: {
       organelle: "synth-settings",
@@ -186,6 +200,8 @@ export function resolveSynthSettings(opts: SynthOptions): {
       classes,
       imaging,
       pyramid: opts.pyramid ?? true,
+      ...(opts.poreDiameter ? { poreDiameter: opts.poreDiameter } : {}),
+      ...(opts.pits !== undefined ? { pits: opts.pits } : {}),
     },
     model,
   };
@@ -361,6 +377,7 @@ export function instanceCounts(model: CellModel): Record<OrganelleClass, number>
     golgi: model.golgi.length,
     vesicle: model.vesicles.length,
     lipid_droplet: model.lipidDroplets.length,
+    ccp: model.pits?.length ?? 0,
   };
 }
 
