@@ -14,7 +14,7 @@ import {
   transformFor,
 } from "./augment.ts";
 import { parseTrainConfig } from "./config.ts";
-import { LearnRng } from "./rng.ts";
+import { Rng } from "../core/random.ts";
 
 /*
  * The augmentation TypeScript draws, applied by the engine: it follows the TypeScript reference of the
@@ -64,7 +64,7 @@ async function warp(
 
 describe("augmentation on the engine", () => {
   it("follows the TypeScript reference of the transform (raw linear, labels nearest)", async () => {
-    const rng = LearnRng.seeded(21, "augment");
+    const rng = Rng.seeded(21, "augment");
     for (let trial = 0; trial < 3; trial++) {
       const p = drawAugment(rng, cfg, INPUT, coord(8, 8, 8));
       const box = sourceBox(p, INPUT, cfg.elastic.subsample);
@@ -85,7 +85,7 @@ describe("augmentation on the engine", () => {
   });
 
   it("keeps labels in register with raw", async () => {
-    const rng = LearnRng.seeded(5, "augment");
+    const rng = Rng.seeded(5, "augment");
     for (let trial = 0; trial < 3; trial++) {
       const p = drawAugment(rng, cfg, INPUT, coord(8, 8, 8));
       const box = sourceBox(p, INPUT, cfg.elastic.subsample);

@@ -13,7 +13,7 @@ import {
   transformFor,
 } from "./augment.ts";
 import { parseTrainConfig } from "./config.ts";
-import { LearnRng } from "./rng.ts";
+import { Rng } from "../core/random.ts";
 
 const cfg = parseTrainConfig("organelle: mito\nsources: [{dataset: a.zarr}]\n", "/c.yaml").augment;
 const ISO = coord(10, 10, 10);
@@ -47,9 +47,9 @@ function positions(
 
 describe("augmentation parameters", () => {
   it("are deterministic for a seed and differ between seeds", () => {
-    const a = drawAugment(LearnRng.seeded(4, "augment"), cfg, coord(36, 36, 36), ISO);
-    const b = drawAugment(LearnRng.seeded(4, "augment"), cfg, coord(36, 36, 36), ISO);
-    const c = drawAugment(LearnRng.seeded(5, "augment"), cfg, coord(36, 36, 36), ISO);
+    const a = drawAugment(Rng.seeded(4, "augment"), cfg, coord(36, 36, 36), ISO);
+    const b = drawAugment(Rng.seeded(4, "augment"), cfg, coord(36, 36, 36), ISO);
+    const c = drawAugment(Rng.seeded(5, "augment"), cfg, coord(36, 36, 36), ISO);
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
     expect(a.intensity!.scale).toBeGreaterThanOrEqual(0.85);
@@ -62,7 +62,7 @@ describe("augmentation parameters", () => {
   });
 
   it("never transposes axes of different size or voxel size, and does not rotate anisotropic yx", () => {
-    const r = LearnRng.seeded(1, "t");
+    const r = Rng.seeded(1, "t");
     for (let i = 0; i < 200; i++) {
       const p = drawAugment(r, cfg, coord(20, 36, 36), coord(30, 10, 10));
       expect(p.first.perm[0]).toBe(0);
@@ -98,7 +98,7 @@ describe("augmentation parameters", () => {
 
   it("the engine transform follows the exact map (exactly at subsample 1, within 0.5 voxel at 4), reading only inside its source box", () => {
     const shape = coord(36, 36, 36);
-    const rng = LearnRng.seeded(9, "augment");
+    const rng = Rng.seeded(9, "augment");
     for (const [sub, tol] of [
       [1, 1e-4],
       [4, 0.5],
@@ -129,7 +129,7 @@ describe("augmentation parameters", () => {
   it("labels warped over the output crop agree with raw warped over the whole input", () => {
     const shape = coord(36, 36, 36);
     const crop = { begin: coord(8, 8, 8), shape: coord(20, 20, 20) };
-    const p = drawAugment(LearnRng.seeded(2, "augment"), cfg, shape, ISO);
+    const p = drawAugment(Rng.seeded(2, "augment"), cfg, shape, ISO);
     const full = positions(p, shape, { begin: coord(0, 0, 0), shape });
     const part = positions(p, shape, crop);
     let worst = 0;

@@ -2,7 +2,7 @@ import { type Coordinate, coord } from "../core/coordinate.ts";
 import type { AugmentRequest } from "../engine/engine.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import type { AugmentConfig } from "./config.ts";
-import type { LearnRng } from "./rng.ts";
+import type { Rng } from "../core/random.ts";
 
 /*
  * Augmentation per SPEC §4 (ASEM's gunpowder pipeline): mirror + transpose, elastic deformation
@@ -58,7 +58,7 @@ function swappable(shape: Coordinate, voxelSize: Coordinate, d: number, e: numbe
 }
 
 function drawMirrorTranspose(
-  rng: LearnRng,
+  rng: Rng,
   cfg: AugmentConfig,
   shape: Coordinate,
   voxelSize: Coordinate,
@@ -93,7 +93,7 @@ function axisScale(voxelSize: Coordinate): Coordinate {
  * intensity.
  */
 export function drawAugment(
-  rng: LearnRng,
+  rng: Rng,
   cfg: AugmentConfig,
   inputShape: Coordinate,
   voxelSize: Coordinate,

@@ -4,7 +4,7 @@ import type { Engine } from "../engine/engine.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { type AugmentParams, drawAugment, engineTransform, sourceBox, transformFor } from "./augment.ts";
 import type { AugmentConfig } from "./config.ts";
-import type { LearnRng, RngState } from "./rng.ts";
+import type { Rng, RngState } from "../core/random.ts";
 import type { Sample, Sampler } from "./sampling.ts";
 import type { NetworkShape } from "./shapes.ts";
 import {
@@ -78,8 +78,8 @@ interface Warped {
 export class BatchMaker {
   constructor(
     private readonly setup: BatchSetup,
-    private readonly samplingRng: LearnRng,
-    private readonly augmentRng: LearnRng,
+    private readonly samplingRng: Rng,
+    private readonly augmentRng: Rng,
   ) {}
 
   /** Draws, reads and augments the batch for `step`. Calls must not overlap (draws are sequential). */

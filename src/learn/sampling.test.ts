@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord } from "../core/coordinate.ts";
 import { Roi } from "../core/roi.ts";
 import { parseTrainConfig, type SamplingConfig, type SourceConfig } from "./config.ts";
-import { LearnRng } from "./rng.ts";
+import { Rng } from "../core/random.ts";
 import { type RejectReason, type SampleCandidate, Sampler } from "./sampling.ts";
 import { type OpenedSource, openSource, readBinaryBlock, readRawBlock } from "./sources.ts";
 import { makeTinyCell, tempDir } from "./testing/datasets.ts";
@@ -72,7 +72,7 @@ async function rejectionCounts(
     }
   };
   const sampler = new Sampler([src], OUT, config, { onCandidate });
-  const rng = LearnRng.seeded(seed, "sampling");
+  const rng = Rng.seeded(seed, "sampling");
   for (let i = 0; i < draws; i++) await sampler.next(rng);
   return counts;
 }
@@ -116,7 +116,7 @@ describe("sampling", () => {
       rejectMaskProbability: 0,
     });
     expect(sampler.itemProbabilities.map((p) => p.p)).toEqual([0.25, 0.75]);
-    const rng = LearnRng.seeded(3, "sampling");
+    const rng = Rng.seeded(3, "sampling");
     let first = 0;
     const n = 4000;
     for (let i = 0; i < n; i++) if (sampler.drawCandidate(rng).source === 0) first++;
@@ -127,7 +127,7 @@ describe("sampling", () => {
     const roi = new Roi(coord(20, 30, 40), coord(60, 60, 60));
     const src = await openSource(source(fgLeft, { rois: [roi] }), null);
     const sampler = new Sampler([src], OUT, defaults);
-    const rng = LearnRng.seeded(4, "sampling");
+    const rng = Rng.seeded(4, "sampling");
     const seen = new Set<string>();
     for (let i = 0; i < 500; i++) {
       const c = sampler.drawCandidate(rng);
@@ -147,7 +147,7 @@ describe("sampling", () => {
     const src = await openSource(source(fgLeft), null);
     const sampler = new Sampler([src], OUT, defaults);
     const run = async () => {
-      const rng = LearnRng.seeded(11, "sampling");
+      const rng = Rng.seeded(11, "sampling");
       const out = [];
       for (let i = 0; i < 10; i++) out.push((await sampler.next(rng)).output.toString());
       return out;

@@ -2,7 +2,7 @@ import { type Coordinate, coord } from "../core/coordinate.ts";
 import { OrganelleError } from "../core/errors.ts";
 import type { Roi } from "../core/roi.ts";
 import type { SamplingConfig } from "./config.ts";
-import type { LearnRng } from "./rng.ts";
+import type { Rng } from "../core/random.ts";
 import {
   gridBox,
   gridVoxels,
@@ -112,7 +112,7 @@ export class Sampler {
   }
 
   /** Draws one candidate position (no reading). */
-  drawCandidate(rng: LearnRng): { source: number; roi: number; output: Roi } {
+  drawCandidate(rng: Rng): { source: number; roi: number; output: Roi } {
     const item = this.items[rng.weighted(this.weights)]!;
     const src = this.sources[item.source]!;
     const roi = src.rois[item.roi]!.roi;
@@ -131,7 +131,7 @@ export class Sampler {
   }
 
   /** The next accepted sample; every draw comes from `rng`, in a fixed order. */
-  async next(rng: LearnRng, signal?: AbortSignal): Promise<Sample> {
+  async next(rng: Rng, signal?: AbortSignal): Promise<Sample> {
     const stats = this.opts.stats ?? storeBlockStats;
     const c = this.config;
     for (let tries = 1; tries <= c.maxTries; tries++) {

@@ -11,7 +11,7 @@ import type { TrainConfig } from "./config.ts";
 import { cpuSeconds, EngineClock, timedEngine } from "./engine-clock.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { type RunSummary, writeReport } from "./report.ts";
-import { LearnRng, type RngState } from "./rng.ts";
+import { Rng, type RngState } from "../core/random.ts";
 import {
   appendMetrics,
   checkpointPath,
@@ -273,11 +273,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
 
     const samplingRng = rngState
-      ? LearnRng.fromState(rngState.sampling, "checkpoint RNG state")
-      : LearnRng.seeded(cfg.seed, "sampling");
+      ? Rng.fromState(rngState.sampling, "checkpoint RNG state")
+      : Rng.seeded(cfg.seed, "sampling");
     const augmentRng = rngState
-      ? LearnRng.fromState(rngState.augment, "checkpoint RNG state")
-      : LearnRng.seeded(cfg.seed, "augment");
+      ? Rng.fromState(rngState.augment, "checkpoint RNG state")
+      : Rng.seeded(cfg.seed, "augment");
     const sampler = new Sampler(sources, shape.output, cfg.sampling);
     const maker = new BatchMaker(
       { sources, sampler, engine, shape, augment: cfg.augment, batchSize: cfg.training.batchSize },

@@ -9,7 +9,7 @@ import {
   type Vec3,
   vcross,
 } from "./geometry.ts";
-import { Rng } from "./random.ts";
+import { Rng } from "../core/random.ts";
 
 describe("ellipsoidSdf", () => {
   it("is the exact distance for a sphere and zero on an ellipsoid's surface", () => {

@@ -16,7 +16,7 @@ import {
   vscale,
   vsub,
 } from "./geometry.ts";
-import { quaternionMatrix, Rng } from "./random.ts";
+import { quaternionMatrix, Rng } from "../core/random.ts";
 import { SphereSet, tubeSpheres } from "./spheres.ts";
 
 /*

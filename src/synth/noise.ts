@@ -1,4 +1,4 @@
-import { hashFast3 } from "./random.ts";
+import { hashFast3 } from "../core/random.ts";
 
 /*
  * Seeded value noise evaluated at world positions (callers divide nm by a wavelength), so a texture or a

@@ -1,10 +1,13 @@
+import { invalidData } from "./errors.ts";
+
 /**
- * Seeded randomness for synthetic cells. Two kinds, on purpose:
- * - `Rng` (xoshiro128** seeded through splitmix32) is a stream, used only while laying out the cell, which
- *   happens once and in one place.
- * - `hash3`/`hash4` are stateless integer hashes used while rendering: a voxel's noise depends only on its
- *   global index and the seed, never on the order blocks are rendered in, so any block decomposition gives
- *   identical bytes.
+ * Seeded randomness, one implementation for the whole project. Two kinds, on purpose:
+ * - `Rng` (xoshiro128** seeded through splitmix32) is a stream: the synthetic cell's layout, the training
+ *   loop's sampling and augmentation draws. Its state can be saved (`state()`) into a checkpoint and
+ *   restored (`Rng.fromState`), so a resumed training run draws exactly what the uninterrupted run would.
+ * - `hash3`/`hash4` are stateless integer hashes used while rendering synthetic cells: a voxel's noise
+ *   depends only on its global index and the seed, never on the order blocks are rendered in, so any block
+ *   decomposition gives identical bytes.
  */
 
 /** murmur3's 32-bit finaliser: full avalanche, cheap. */
@@ -82,6 +85,9 @@ function splitmix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** The four uint32 words of an `Rng`'s state, as saved in checkpoints. */
+export type RngState = readonly [number, number, number, number];
+
 /** xoshiro128** (Blackman & Vigna), seeded through splitmix32 so that nearby seeds give unrelated streams. */
 export class Rng {
   private a: number;
@@ -90,12 +96,13 @@ export class Rng {
   private d: number;
 
   constructor(seed: number) {
-    const st = { s: seed32(seed) };
-    this.a = splitmix32(st);
-    this.b = splitmix32(st);
-    this.c = splitmix32(st);
-    this.d = splitmix32(st);
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
+    [this.a, this.b, this.c, this.d] = splitmixState(seed32(seed));
+  }
+
+  private static ofState(s: RngState): Rng {
+    const r = new Rng(0);
+    [r.a, r.b, r.c, r.d] = s;
+    return r;
   }
 
   /**
@@ -106,6 +113,32 @@ export class Rng {
     let h = seed32(seed);
     for (const l of labels) h = fmix32((h ^ (typeof l === "number" ? seed32(l) : hashString(l))) >>> 0);
     return new Rng(h);
+  }
+
+  /** The training loop's stream named `label` (e.g. "sampling", "augment") under `seed`. */
+  static seeded(seed: number, label: string): Rng {
+    return Rng.ofState(splitmixState((seed32(seed) ^ hashString(label)) >>> 0));
+  }
+
+  /** A stream continuing from a saved `state()`; `what` names the source in the error. */
+  static fromState(state: unknown, what = "RNG state"): Rng {
+    if (
+      !Array.isArray(state) ||
+      state.length !== 4 ||
+      !state.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) ||
+      state.every((v) => v === 0)
+    ) {
+      throw invalidData(`${what}: expected four uint32 numbers, not all zero`);
+    }
+    return Rng.ofState([state[0], state[1], state[2], state[3]]);
+  }
+
+  state(): RngState {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+
+  clone(): Rng {
+    return Rng.ofState(this.state());
   }
 
   /** Next uint32. */
@@ -138,7 +171,12 @@ export class Rng {
     return lo + Math.floor(this.float() * (hi - lo + 1));
   }
 
-  /** Standard normal (Box-Muller; layout only, not per voxel). */
+  /** True with probability p. */
+  chance(p: number): boolean {
+    return this.float() < p;
+  }
+
+  /** Standard normal (Box-Muller; not for per-voxel paths). */
   normal(): number {
     let u = this.float();
     while (u <= 0) u = this.float();
@@ -149,6 +187,23 @@ export class Rng {
   /** Normal with mean and sd, clamped to [lo, hi]. */
   normalIn(mean: number, sd: number, lo: number, hi: number): number {
     return Math.min(hi, Math.max(lo, mean + sd * this.normal()));
+  }
+
+  /** An index drawn with probability proportional to `weights` (non-negative, not all zero). */
+  weighted(weights: readonly number[]): number {
+    let total = 0;
+    for (const w of weights) total += w;
+    let u = this.float() * total;
+    let last = -1;
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i]!;
+      if (w <= 0) continue;
+      last = i;
+      u -= w;
+      if (u < 0) return i;
+    }
+    // Rounding can leave u at 0 after the last positive weight.
+    return last;
   }
 
   /** A uniformly distributed unit vector (z,y,x). */
@@ -168,6 +223,19 @@ export class Rng {
     const b = Math.sqrt(u1);
     return quaternionMatrix(a * Math.sin(u2), a * Math.cos(u2), b * Math.sin(u3), b * Math.cos(u3));
   }
+}
+
+/** Four splitmix32 outputs from `s`: a well-mixed, never all-zero xoshiro state. */
+function splitmixState(s: number): [number, number, number, number] {
+  const st = { s };
+  const out: [number, number, number, number] = [
+    splitmix32(st),
+    splitmix32(st),
+    splitmix32(st),
+    splitmix32(st),
+  ];
+  if ((out[0] | out[1] | out[2] | out[3]) === 0) out[0] = 1;
+  return out;
 }
 
 function rotl(x: number, k: number): number {

@@ -1,8 +1,54 @@
 import { describe, expect, it } from "vitest";
-import { fbm3, fbmLipschitz, VALUE_NOISE_LIPSCHITZ, valueNoise1, valueNoise3 } from "./noise.ts";
 import { gaussianFromHashes, hash3, hashFast3, Rng } from "./random.ts";
 
-describe("Rng", () => {
+describe("Rng (training streams)", () => {
+  it("is deterministic per seed and label, and independent across labels", () => {
+    const a = Rng.seeded(1, "sampling");
+    const b = Rng.seeded(1, "sampling");
+    const c = Rng.seeded(1, "augment");
+    const xs = Array.from({ length: 5 }, () => a.next());
+    expect(Array.from({ length: 5 }, () => b.next())).toEqual(xs);
+    expect(Array.from({ length: 5 }, () => c.next())).not.toEqual(xs);
+  });
+
+  it("restores a saved state to continue the same stream", () => {
+    const a = Rng.seeded(7, "x");
+    for (let i = 0; i < 100; i++) a.float();
+    const saved = JSON.parse(JSON.stringify(a.state()));
+    const rest = Array.from({ length: 10 }, () => a.float());
+    const b = Rng.fromState(saved);
+    expect(Array.from({ length: 10 }, () => b.float())).toEqual(rest);
+    expect(() => Rng.fromState([0, 0, 0, 0])).toThrow(/four uint32/);
+    expect(() => Rng.fromState([1, 2, 3])).toThrow(/four uint32/);
+  });
+
+  it("draws indices in proportion to weights and never a zero weight", () => {
+    const r = Rng.seeded(3, "w");
+    const counts = [0, 0, 0, 0];
+    const n = 40_000;
+    for (let i = 0; i < n; i++) counts[r.weighted([1, 0, 3, 0])]!++;
+    expect(counts[1]).toBe(0);
+    expect(counts[3]).toBe(0);
+    // binomial sd = sqrt(n p (1-p)) ~ 87; allow 5 sd
+    expect(Math.abs(counts[0]! - n / 4)).toBeLessThan(5 * 87);
+  });
+
+  it("gives uniform floats with the right mean and normals with unit variance", () => {
+    const r = Rng.seeded(5, "f");
+    let s = 0;
+    let s2 = 0;
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      const v = r.normal();
+      s += v;
+      s2 += v * v;
+    }
+    expect(Math.abs(s / n)).toBeLessThan(0.05);
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.05);
+  });
+});
+
+describe("Rng (synthetic layout streams)", () => {
   it("gives the same stream for the same seed and different streams for different seeds", () => {
     const a = new Rng(42);
     const b = new Rng(42);
@@ -93,39 +139,5 @@ describe("hashes", () => {
     }
     expect(Math.abs(sum / n)).toBeLessThan(0.02);
     expect(Math.abs(sum2 / n - 1)).toBeLessThan(0.03);
-  });
-});
-
-describe("value noise", () => {
-  it("stays in [-1, 1], is continuous and its gradient stays under the stated bound", () => {
-    const r = new Rng(11);
-    const h = 1e-4;
-    let maxGrad = 0;
-    let maxFbmGrad = 0;
-    for (let i = 0; i < 8000; i++) {
-      const z = r.range(-50, 50);
-      const y = r.range(-50, 50);
-      const x = r.range(-50, 50);
-      const v = valueNoise3(z, y, x, 9);
-      expect(Math.abs(v)).toBeLessThanOrEqual(1);
-      const g = [
-        valueNoise3(z + h, y, x, 9) - valueNoise3(z - h, y, x, 9),
-        valueNoise3(z, y + h, x, 9) - valueNoise3(z, y - h, x, 9),
-        valueNoise3(z, y, x + h, 9) - valueNoise3(z, y, x - h, 9),
-      ].map((d) => d / (2 * h));
-      maxGrad = Math.max(maxGrad, Math.hypot(...g));
-      const f = [
-        fbm3(z + h, y, x, 9, 2) - fbm3(z - h, y, x, 9, 2),
-        fbm3(z, y + h, x, 9, 2) - fbm3(z, y - h, x, 9, 2),
-        fbm3(z, y, x + h, 9, 2) - fbm3(z, y, x - h, 9, 2),
-      ].map((d) => d / (2 * h));
-      maxFbmGrad = Math.max(maxFbmGrad, Math.hypot(...f));
-    }
-    expect(maxGrad).toBeGreaterThan(1.5);
-    expect(maxGrad).toBeLessThan(VALUE_NOISE_LIPSCHITZ);
-    expect(maxFbmGrad).toBeLessThan(fbmLipschitz(2));
-    expect(Math.abs(valueNoise1(3.5, 1))).toBeLessThanOrEqual(1);
-    // Lattice points carry their hashed value; the noise interpolates between them.
-    expect(valueNoise3(2, 3, 4, 9)).not.toBe(valueNoise3(2, 3, 5, 9));
   });
 });
