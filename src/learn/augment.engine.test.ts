@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Coordinate, coord } from "../core/coordinate.ts";
+import { Rng } from "../core/random.ts";
 import type { TorchEngine } from "../engine/index.ts";
 import { tensor } from "../engine/tensor.ts";
 import { startTestEngine } from "../engine/testing.ts";
@@ -14,7 +15,6 @@ import {
   transformFor,
 } from "./augment.ts";
 import { parseTrainConfig } from "./config.ts";
-import { Rng } from "../core/random.ts";
 
 /*
  * The augmentation TypeScript draws, applied by the engine: it follows the TypeScript reference of the

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type Coordinate, coord } from "../core/coordinate.ts";
+import { Rng } from "../core/random.ts";
 import {
   type AugmentParams,
   applyIntensity,
@@ -13,7 +14,6 @@ import {
   transformFor,
 } from "./augment.ts";
 import { parseTrainConfig } from "./config.ts";
-import { Rng } from "../core/random.ts";
 
 const cfg = parseTrainConfig("organelle: mito\nsources: [{dataset: a.zarr}]\n", "/c.yaml").augment;
 const ISO = coord(10, 10, 10);

@@ -1,8 +1,8 @@
 import { type Coordinate, coord } from "../core/coordinate.ts";
+import type { Rng } from "../core/random.ts";
 import type { AugmentRequest } from "../engine/engine.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import type { AugmentConfig } from "./config.ts";
-import type { Rng } from "../core/random.ts";
 
 /*
  * Augmentation per SPEC §4 (ASEM's gunpowder pipeline): mirror + transpose, elastic deformation

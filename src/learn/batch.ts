@@ -1,10 +1,10 @@
 import { add, type Coordinate, coord, sub } from "../core/coordinate.ts";
+import type { Rng, RngState } from "../core/random.ts";
 import type { Roi } from "../core/roi.ts";
 import type { Engine } from "../engine/engine.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { type AugmentParams, drawAugment, engineTransform, sourceBox, transformFor } from "./augment.ts";
 import type { AugmentConfig } from "./config.ts";
-import type { Rng, RngState } from "../core/random.ts";
 import type { Sample, Sampler } from "./sampling.ts";
 import type { NetworkShape } from "./shapes.ts";
 import {

@@ -1,9 +1,9 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord } from "../core/coordinate.ts";
+import { Rng } from "../core/random.ts";
 import { Roi } from "../core/roi.ts";
 import { parseTrainConfig, type SamplingConfig, type SourceConfig } from "./config.ts";
-import { Rng } from "../core/random.ts";
 import { type RejectReason, type SampleCandidate, Sampler } from "./sampling.ts";
 import { type OpenedSource, openSource, readBinaryBlock, readRawBlock } from "./sources.ts";
 import { makeTinyCell, tempDir } from "./testing/datasets.ts";

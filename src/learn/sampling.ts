@@ -1,8 +1,8 @@
 import { type Coordinate, coord } from "../core/coordinate.ts";
 import { OrganelleError } from "../core/errors.ts";
+import type { Rng } from "../core/random.ts";
 import type { Roi } from "../core/roi.ts";
 import type { SamplingConfig } from "./config.ts";
-import type { Rng } from "../core/random.ts";
 import {
   gridBox,
   gridVoxels,

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { formatDuration } from "../blockwise/progress.ts";
 import { format, scale } from "../core/coordinate.ts";
 import { invalidArgument, invalidData, OrganelleError } from "../core/errors.ts";
+import { Rng, type RngState } from "../core/random.ts";
 import type { Engine, EngineInfo } from "../engine/engine.ts";
 import { TorchEngine } from "../engine/torch-engine.ts";
 import { BatchMaker, type PreparedBatch } from "./batch.ts";
@@ -11,7 +12,6 @@ import type { TrainConfig } from "./config.ts";
 import { cpuSeconds, EngineClock, timedEngine } from "./engine-clock.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { type RunSummary, writeReport } from "./report.ts";
-import { Rng, type RngState } from "../core/random.ts";
 import {
   appendMetrics,
   checkpointPath,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Rng } from "../core/random.ts";
 import {
   capDistance,
   type EllipsoidSpec,
@@ -9,7 +10,6 @@ import {
   type Vec3,
   vcross,
 } from "./geometry.ts";
-import { Rng } from "../core/random.ts";
 
 describe("ellipsoidSdf", () => {
   it("is the exact distance for a sphere and zero on an ellipsoid's surface", () => {

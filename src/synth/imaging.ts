@@ -1,7 +1,7 @@
 import { type Coordinate, coord } from "../core/coordinate.ts";
+import { fmix32, gaussianFromHashes, hash3, hashFast3, unit } from "../core/random.ts";
 import type { VoxelBox } from "../core/roi.ts";
 import { valueNoise1, valueNoise2 } from "./noise.ts";
-import { fmix32, gaussianFromHashes, hash3, hashFast3, unit } from "../core/random.ts";
 
 /*
  * The microscope: a Gaussian point-spread function, slow contrast/brightness drift from slice to slice,

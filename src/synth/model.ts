@@ -1,4 +1,5 @@
 import { invalidArgument } from "../core/errors.ts";
+import { quaternionMatrix, Rng } from "../core/random.ts";
 import { DEFAULT_CLASSES, type OrganelleClass, validateClasses } from "./classes.ts";
 import {
   type EllipsoidSpec,
@@ -16,7 +17,6 @@ import {
   vscale,
   vsub,
 } from "./geometry.ts";
-import { quaternionMatrix, Rng } from "../core/random.ts";
 import { SphereSet, tubeSpheres } from "./spheres.ts";
 
 /*

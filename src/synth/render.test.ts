@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { type Coordinate, coord } from "../core/coordinate.ts";
+import { Rng } from "../core/random.ts";
 import type { VoxelBox } from "../core/roi.ts";
 import { classIndex, ORGANELLE_CLASSES, type OrganelleClass } from "./classes.ts";
 import { ellipsoidSdf, packEllipsoid, type Vec3, vadd, vlen, vscale, vsub } from "./geometry.ts";
 import { DEFAULT_IMAGING, type ImagingParams } from "./imaging.ts";
 import { buildCellModel, envelopeWidth, MEMBRANES } from "./model.ts";
-import { Rng } from "../core/random.ts";
 import { labelsOf, type RenderGrid, renderBlock, renderScene } from "./render.ts";
 import { KIND_CISTERNA, KIND_MITO, KIND_SPHERE, KIND_TUBE, Scene } from "./scene.ts";
 

@@ -1,11 +1,11 @@
 import { type Coordinate, coord } from "../core/coordinate.ts";
+import { hashFast3 } from "../core/random.ts";
 import type { VoxelBox } from "../core/roi.ts";
 import { classIndex, type OrganelleClass } from "./classes.ts";
 import type { Vec3 } from "./geometry.ts";
 import { applyImaging, blurMargin, type ImagingParams } from "./imaging.ts";
 import { CRISTA_MAX_TILT, envelopeWidth } from "./model.ts";
 import { fbm3, valueNoise3 } from "./noise.ts";
-import { hashFast3 } from "../core/random.ts";
 import {
   KIND_CISTERNA,
   KIND_DROPLET,
