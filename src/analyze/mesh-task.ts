@@ -5,6 +5,7 @@ import { coord } from "../core/coordinate.ts";
 import { fromFsError } from "../core/errors.ts";
 import type { ArrayRef } from "../preprocess/clahe-task.ts";
 import { Volume } from "../store/volume.ts";
+import { glbBinary } from "./glb.ts";
 import { meshArea, simplifyMesh } from "./marching-cubes.ts";
 import { asIdArray } from "./measure-task.ts";
 import { smoothMarchingCubes } from "./mesh-smooth.ts";
@@ -24,6 +25,12 @@ export interface MeshObjectsParams {
   /** Directory of the neuroglancer fragments and manifests. */
   readonly dir: string;
   readonly plyDir?: string;
+  /** Also write `<id>.glb` (binary glTF 2.0) into this directory. */
+  readonly glbDir?: string;
+  /** Linear RGB 0..1 of the glTF material. */
+  readonly color?: readonly [number, number, number];
+  /** Organelle name for the glTF node's extras. */
+  readonly organelle?: string;
   /** Vertex-clustering cell in nm; 0 = none. */
   readonly simplify: number;
 }
@@ -66,6 +73,20 @@ export async function meshObjectsBlock(
     await writeFile(path.join(p.dir, `${id}.frag`), legacyFragment(mesh));
     await writeFile(path.join(p.dir, `${id}:0`), JSON.stringify({ fragments: [`${id}.frag`] }));
     if (p.plyDir) await writeFile(path.join(p.plyDir, `${id}.ply`), plyBinary(mesh, `organelle id ${id}`));
+    if (p.glbDir) {
+      const glb = glbBinary(
+        [
+          {
+            name: String(id),
+            mesh,
+            color: p.color ?? [0.8, 0.8, 0.8],
+            extras: { id, ...(p.organelle ? { organelle: p.organelle } : {}) },
+          },
+        ],
+        { sceneName: p.organelle ? `${p.organelle} ${id}` : String(id) },
+      );
+      await writeFile(path.join(p.glbDir, `${id}.glb`), glb);
+    }
     out.push(id, mesh.vertices.length / 3, mesh.triangles.length / 3, meshArea(mesh));
   }
   return out;

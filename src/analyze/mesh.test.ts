@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -142,5 +143,39 @@ describe("organelle mesh", () => {
     expect(simple.triangles.length).toBeLessThan(mesh.triangles.length / 2);
     expect(Math.abs(meshArea(simple) / analytic - 1)).toBeLessThan(0.05);
     expect(s.meshes[0]!.triangles).toBe(simple.triangles.length / 3);
+
+    // glTF: one .glb per id and a scene with a node per id, the same meshes as the fragments.
+    const glb = path.join(dir, "glb");
+    const scene = path.join(dir, "scene", "mito.glb");
+    const g = await runMesh(ds, "segmentations/mito", {
+      glb,
+      glbScene: scene,
+      pool,
+      progress: null,
+      output: "meshes/mito-g",
+    });
+    expect(g.glbDir).toBe(glb);
+    expect(fs.readdirSync(glb).sort()).toEqual(["7.glb", "9.glb"]);
+    const bytes = fs.readFileSync(path.join(glb, "7.glb"));
+    expect(bytes.toString("latin1", 0, 4)).toBe("glTF");
+    const jlen = bytes.readUInt32LE(12);
+    const json = JSON.parse(bytes.toString("utf8", 20, 20 + jlen));
+    expect(json.nodes).toEqual([{ name: "7", mesh: 0, extras: { id: 7, organelle: "mito" } }]);
+    expect(json.accessors[0].count).toBe(mesh.vertices.length / 3);
+    expect(json.accessors[2].count).toBe(mesh.triangles.length);
+    const binAt = 20 + jlen + 8;
+    expect(bytes.readFloatLE(binAt)).toBe(mesh.vertices[0]);
+    if (fs.existsSync("/usr/bin/python3")) {
+      const r = spawnSync("/usr/bin/python3", [path.resolve("scripts/check_glb.py"), scene], {
+        encoding: "utf8",
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const nodes = JSON.parse(r.stdout).nodes;
+      expect(nodes.map((n: { name: string }) => n.name)).toEqual(["7", "9"]);
+      expect(nodes[0].triangles).toBe(mesh.triangles.length / 3);
+      // x of the plate (id 9): voxels 52..60 at 5 nm from offset 50, within the smoothed surface.
+      expect(nodes[1].min[0]).toBeGreaterThan(50 + 52 * 5 - 5);
+      expect(nodes[1].max[0]).toBeLessThan(50 + 60 * 5 + 5);
+    }
   }, 60_000);
 });

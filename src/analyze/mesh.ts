@@ -2,20 +2,24 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ProgressSink, WorkerPool } from "../blockwise/index.ts";
 import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
+import { organelleColor } from "../catalog/dataset-summary.ts";
 import { coord } from "../core/coordinate.ts";
 import { fromFsError, invalidArgument, invalidData } from "../core/errors.ts";
 import { Roi } from "../core/roi.ts";
 import { cleanupJob, renameDir, runKey, runPhase, withJob } from "../preprocess/jobs.ts";
 import { Volume } from "../store/volume.ts";
+import { type GlbObject, glbBinary, linearColor } from "./glb.ts";
 import { runMeasure, writeFileAtomic } from "./measure.ts";
 import type { MeshObjectsParams } from "./mesh-task.ts";
-import { LEGACY_MESH_INFO, segmentPropertiesInfo } from "./mesh-writer.ts";
+import { LEGACY_MESH_INFO, parseLegacyFragment, segmentPropertiesInfo } from "./mesh-writer.ts";
+import { recordCsvTable } from "./results.ts";
 
 /*
  * `organelle mesh DATASET ARRAY`: one mesh per instance (mesh-smooth.ts, optionally simplified) as
  * neuroglancer precomputed legacy meshes in `<dataset>/meshes/<array name>/` with inline segment
  * properties (label, volume and surface area from the measure table), and optionally binary PLY
- * files. Objects are meshed whole from their bounding boxes, which come from `organelle measure`'s
+ * files and binary glTF (.glb) per instance and as one scene per class (one node per instance named by
+ * its id, the organelle's colour). Objects are meshed whole from their bounding boxes, which come from `organelle measure`'s
  * table (`tables/<name>.csv`, computed first when missing or with `remeasure`), in parallel on the
  * worker threads. The output directory is written under a temporary name and renamed when complete.
  */
@@ -23,6 +27,12 @@ import { LEGACY_MESH_INFO, segmentPropertiesInfo } from "./mesh-writer.ts";
 export interface MeshOptions {
   /** Also write `<id>.ply` into this directory. */
   ply?: string;
+  /** Also write `<id>.glb` into this directory. */
+  glb?: string;
+  /** Also write all objects as one glTF scene (one node per id) to this .glb file. */
+  glbScene?: string;
+  /** Material colour of the glTF output, "#rrggbb" (default: the organelle's colour in the catalogue and viewer). */
+  color?: string;
   /** Vertex-clustering cell in nm (0 = none; default 0). */
   simplify?: number;
   /** Measure table relative to the dataset (default tables/<name>.csv). */
@@ -49,6 +59,8 @@ export interface MeshSummary {
 export interface MeshResult {
   readonly dir: string;
   readonly plyDir: string | undefined;
+  readonly glbDir: string | undefined;
+  readonly glbScene: string | undefined;
   readonly meshes: MeshSummary[];
   readonly measured: boolean;
   readonly seconds: number;
@@ -118,6 +130,7 @@ export async function runMesh(
       progress: opts.progress,
       signal: opts.signal,
     });
+    await recordCsvTable(ds, path.basename(tablePath, ".csv"), tablePath, { array: arrayPath });
     measured = true;
   }
   let text: string;
@@ -150,6 +163,8 @@ export async function runMesh(
     arrayPath,
     simplify,
     ply: opts.ply ?? null,
+    glb: opts.glb ?? null,
+    color: opts.color ?? null,
     table: tableRel,
     n: objects.length,
   });
@@ -158,9 +173,18 @@ export async function runMesh(
   const tmp = path.join(path.dirname(dir), `.${path.basename(dir)}.tmp-${key}`);
   const plyDir = opts.ply ? path.resolve(opts.ply) : undefined;
   const plyTmp = plyDir ? path.join(path.dirname(plyDir), `.${path.basename(plyDir)}.tmp-${key}`) : undefined;
+  const glbDir = opts.glb ? path.resolve(opts.glb) : undefined;
+  const glbTmp = glbDir ? path.join(path.dirname(glbDir), `.${path.basename(glbDir)}.tmp-${key}`) : undefined;
+  const glbScene = opts.glbScene ? path.resolve(opts.glbScene) : undefined;
+  if (glbScene && !glbScene.endsWith(".glb"))
+    throw invalidArgument(`--glb-scene ${opts.glbScene}: expected a file name ending in .glb`);
+  if (opts.color !== undefined && !/^#[0-9a-f]{6}$/i.test(opts.color))
+    throw invalidArgument(`--color ${opts.color}: expected a colour as #rrggbb, e.g. #ff3300`);
+  const color = linearColor(opts.color ?? organelleColor(name));
   try {
     await fs.promises.mkdir(tmp, { recursive: true });
     if (plyTmp) await fs.promises.mkdir(plyTmp, { recursive: true });
+    if (glbTmp) await fs.promises.mkdir(glbTmp, { recursive: true });
   } catch (e) {
     throw fromFsError(e, tmp, "creating the mesh directory");
   }
@@ -182,6 +206,7 @@ export async function runMesh(
           boxes,
           dir: tmp,
           ...(plyTmp ? { plyDir: plyTmp } : {}),
+          ...(glbTmp ? { glbDir: glbTmp, color, organelle: name } : {}),
           simplify,
         },
       };
@@ -212,14 +237,55 @@ export async function runMesh(
       ],
     );
     await writeFileAtomic(path.join(tmp, "segment_properties", "info"), JSON.stringify(props));
+    if (glbScene) {
+      // The scene is assembled from the fragments just written (the same meshes, in id order).
+      const parts: GlbObject[] = [];
+      for (const o of objects) {
+        const frag = path.join(tmp, `${o.id}.frag`);
+        let bytes: Uint8Array;
+        try {
+          bytes = await fs.promises.readFile(frag);
+        } catch (e) {
+          throw fromFsError(e, frag, "reading a mesh for the glTF scene");
+        }
+        parts.push({
+          name: String(o.id),
+          mesh: parseLegacyFragment(bytes),
+          color,
+          extras: {
+            id: o.id,
+            organelle: name,
+            volume_nm3: o.volume,
+            ...(o.area !== undefined ? { surface_area_nm2: o.area } : {}),
+          },
+        });
+      }
+      await writeBytesAtomic(glbScene, glbBinary(parts, { sceneName: `${name} (${arrayPath})` }));
+    }
     await fs.promises.rm(dir, { recursive: true, force: true });
     await renameDir(tmp, dir, "finishing the mesh directory");
     if (plyDir && plyTmp) {
       await fs.promises.rm(plyDir, { recursive: true, force: true });
       await renameDir(plyTmp, plyDir, "finishing the PLY directory");
     }
+    if (glbDir && glbTmp) {
+      await fs.promises.rm(glbDir, { recursive: true, force: true });
+      await renameDir(glbTmp, glbDir, "finishing the glTF directory");
+    }
     await cleanupJob(job, phases);
     return out;
   });
-  return { dir, plyDir, meshes, measured, seconds: (performance.now() - t0) / 1000 };
+  return { dir, plyDir, glbDir, glbScene, meshes, measured, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function writeBytesAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(tmp, bytes);
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true }).catch(() => {});
+    throw fromFsError(e, file, "writing the glTF scene");
+  }
 }

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { ProgressSink } from "../blockwise/index.ts";
+import type { ProgressSink, WorkerPool } from "../blockwise/index.ts";
 import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
 import { coord } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
@@ -57,6 +57,8 @@ export interface RefineOptions {
   connectivity?: Connectivity;
   blockVoxels?: number;
   workers?: number;
+  /** Reuse these worker threads. */
+  pool?: WorkerPool;
   overwrite?: boolean;
   pyramid?: boolean;
   progress?: ProgressSink | null;

@@ -1,5 +1,7 @@
+import * as path from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_MIN_CONTACT_VOLUME, runContacts } from "../analyze/contacts.ts";
+import { recordCsvTable } from "../analyze/results.ts";
 import { invalidArgument } from "../core/errors.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
 import { numberArg, workersOption } from "./args.ts";
@@ -20,7 +22,7 @@ export function registerContacts(program: Command): void {
   program
     .command("contacts")
     .description(
-      "contact sites between two label classes: the voxels within --distance nm of both (A voxels near B, B voxels near A and the gap between), connected into instances with their volume (nm^3), area (nm^2: mean of the A-side and B-side marching-cubes surfaces inside the contact) and the A and B ids they join (the ids with the most voxels in the contact). A = B: contacts between different ids of one class. Writes analysis/contacts_<A>_<B> (uint32) and tables/contacts_<A>_<B>.csv. Block-wise and resumable.",
+      "contact sites between two label classes: the voxels within --distance nm of both (A voxels near B, B voxels near A and the gap between), connected into instances with their volume (nm^3), area (nm^2: mean of the A-side and B-side marching-cubes surfaces inside the contact) and the A and B ids they join (the ids with the most voxels in the contact). A = B: contacts between different ids of one class. Writes analysis/contacts_<A>_<B> (uint32) and tables/contacts_<A>_<B>.csv, also recorded in the catalogue. Block-wise and resumable.",
     )
     .argument("<dataset>", "dataset container, e.g. cell.zarr")
     .argument("<a>", "label array of class A, e.g. segmentations/mito")
@@ -56,8 +58,9 @@ export function registerContacts(program: Command): void {
         overwrite: o.overwrite,
       });
       const area = r.rows.reduce((s, x) => s + x.area, 0);
+      const recorded = await recordCsvTable(dataset, path.basename(r.csvPath, ".csv"), r.csvPath);
       process.stdout.write(
-        `${a} - ${b} within ${o.distance ?? 10} nm: ${r.rows.length} contacts (${r.found - r.rows.length} below the minimum volume or one-sided), total area ${area.toExponential(3)} nm^2\n  array: ${r.output}\n  table: ${r.csvPath} (${r.seconds.toFixed(1)} s)\n`,
+        `${a} - ${b} within ${o.distance ?? 10} nm: ${r.rows.length} contacts (${r.found - r.rows.length} below the minimum volume or one-sided), total area ${area.toExponential(3)} nm^2\n  array: ${r.output}\n  table: ${r.csvPath} (${r.seconds.toFixed(1)} s)${recorded.catalog ? `, catalogue ${recorded.catalog}` : ""}\n`,
       );
     });
 }

@@ -20,7 +20,9 @@ import { registerPores } from "./pores.ts";
 import { registerPredict } from "./predict.ts";
 import { registerPyramid } from "./pyramid.ts";
 import { registerRefine } from "./refine.ts";
+import { registerReport } from "./report.ts";
 import { registerServe } from "./serve.ts";
+import { registerSkeleton } from "./skeleton.ts";
 import { registerSynth } from "./synth.ts";
 import { registerThreshold } from "./threshold.ts";
 import { registerTrain } from "./train.ts";
@@ -53,5 +55,7 @@ export const VERBS: readonly RegisterVerb[] = [
   registerMesh,
   registerPores,
   registerPits,
+  registerSkeleton,
+  registerReport,
   registerServe,
 ];

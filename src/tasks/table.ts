@@ -2,6 +2,7 @@ import { contactRegionBlock, contactStatsBlock } from "../analyze/contacts-task.
 import { measureBlock } from "../analyze/measure-task.ts";
 import { meshObjectsBlock } from "../analyze/mesh-task.ts";
 import { thresholdBlock } from "../analyze/refine-task.ts";
+import { skeletonObjectsBlock, skeletonWriteBlock } from "../analyze/skeleton-task.ts";
 import { defineTaskTable } from "../blockwise/task-table.ts";
 import type { TaskTable } from "../blockwise/types.ts";
 import { evaluateHistogramBlock } from "../evaluate/histogram-task.ts";
@@ -36,6 +37,8 @@ export const TASK_TABLE: TaskTable = defineTaskTable({
   "analyze.contactStats": contactStatsBlock,
   "analyze.measure": measureBlock,
   "analyze.meshObjects": meshObjectsBlock,
+  "analyze.skeletonObjects": skeletonObjectsBlock,
+  "analyze.skeletonWrite": skeletonWriteBlock,
   "analyze.threshold": thresholdBlock,
   "clahe.finish": claheFinishBlock,
   "clahe.range": claheRangeBlock,
