@@ -6,10 +6,12 @@ import { registerCrop } from "./crop.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerEvaluate } from "./evaluate.ts";
 import { registerExport } from "./export.ts";
+import { registerExportModel } from "./export-model.ts";
 import { registerFuse } from "./fuse.ts";
 import { registerGraphcut } from "./graphcut.ts";
 import { registerGt } from "./gt.ts";
 import { registerImport } from "./import.ts";
+import { registerImportModel } from "./import-model.ts";
 import { registerInfo } from "./info.ts";
 import { registerMask } from "./mask.ts";
 import { registerMeasure } from "./measure.ts";
@@ -44,6 +46,8 @@ export const VERBS: readonly RegisterVerb[] = [
   registerDoctor,
   registerTrain,
   registerModels,
+  registerExportModel,
+  registerImportModel,
   registerPredict,
   registerThreshold,
   registerFuse,
