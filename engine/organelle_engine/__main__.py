@@ -3,6 +3,7 @@
 several times slower."""
 
 import os
+import signal
 import sys
 
 
@@ -19,6 +20,9 @@ def _configure_threads() -> None:
 
 
 def main() -> int:
+    # A Ctrl-C in a terminal reaches the whole process group; the TypeScript parent decides how to stop
+    # (it saves a stop checkpoint first, then closes our stdin), so the engine must not die on it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _configure_threads()
     from .server import serve
 
