@@ -4,7 +4,8 @@ scipy.sparse.csgraph.maximum_flow (integer capacities, x1000) and networkx (pref
 
   /usr/bin/python3 bench/graphcut-peer.py DIR Z Y X VOXEL_NM
 
-DIR holds raw.bin (uint8) and seeds.bin (uint8: 1 fg, 2 bg). Prints one JSON line of timings (s)."""
+DIR holds raw.bin (uint8) and seeds.bin (uint8: 1 fg, 2 bg). Prints one JSON line of timings (s, wall;
+slic_cpu and cut_cpu: CPU seconds of this process, for comparison on a loaded machine)."""
 import json
 import sys
 import time
@@ -21,9 +22,11 @@ seeds = np.fromfile(f"{d}/seeds.bin", np.uint8).reshape(shape)
 out = {}
 
 t = time.perf_counter()
+cpu0 = time.process_time()
 labels = slic(raw, n_segments=4000, compactness=25, max_num_iter=10, spacing=np.array([vox] * 3),
               channel_axis=None, enforce_connectivity=True, start_label=0)
 out["slic"] = time.perf_counter() - t
+out["slic_cpu"] = time.process_time() - cpu0
 n = int(labels.max()) + 1
 out["supervoxels"] = n
 
@@ -43,6 +46,7 @@ edges = np.unique(np.concatenate(pairs), axis=0)
 out["graph"] = time.perf_counter() - t
 
 t = time.perf_counter()
+cpu0 = time.process_time()
 dg2 = (grey[edges[:, 0]] - grey[edges[:, 1]]) ** 2
 beta = 1 / (2 * dg2.mean())
 dist = np.linalg.norm(cen[edges[:, 0]] - cen[edges[:, 1]], axis=1) / vox
@@ -71,6 +75,7 @@ cap = np.round(np.concatenate([w, w, src, snk]) * 1000).astype(np.int32)
 g = sp.csr_matrix((cap, (rows, cols)), shape=(n + 2, n + 2))
 r = maximum_flow(g, S, T)
 out["scipy_maxflow"] = time.perf_counter() - t
+out["cut_cpu"] = time.process_time() - cpu0
 out["scipy_flow"] = r.flow_value / 1000
 
 try:

@@ -5,6 +5,7 @@ import { checkVolume, voxelSizeOrUnit } from "../ops/volume3d.ts";
 import { FlowGraph } from "./maxflow.ts";
 import { cleanUpWithMixture } from "./mixture.ts";
 import { type GreyVolume, type SlicOptions, type Supervoxels, slic } from "./slic.ts";
+import { type FastSlicOptions, slicFast } from "./slic-fast.ts";
 import { type SupervoxelGraph, supervoxelGraph } from "./supervoxel-graph.ts";
 
 /**
@@ -64,7 +65,9 @@ export interface GraphCutSessionOptions extends GraphCutParams {
   /** nm per voxel z,y,x (default 1,1,1). */
   voxelSize?: Coordinate;
   /** SLIC settings; its spacing defaults to the voxel size. */
-  slic?: SlicOptions;
+  slic?: SlicOptions & FastSlicOptions;
+  /** "exact": skimage's SLIC voxel for voxel (default); "fast": the annotator's (slic-fast.ts). */
+  supervoxelMode?: "exact" | "fast";
 }
 
 export interface SolveOptions {
@@ -111,7 +114,8 @@ export class GraphCutSession {
   static create(image: GreyVolume, shape: Coordinate, options: GraphCutSessionOptions = {}): GraphCutSession {
     checkVolume(image, shape, "graph cut");
     const voxelSize = voxelSizeOrUnit(options.voxelSize, "graph cut");
-    const sv = slic(image, shape, { spacing: voxelSize, ...options.slic });
+    const o = { spacing: voxelSize, ...options.slic };
+    const sv = options.supervoxelMode === "fast" ? slicFast(image, shape, o) : slic(image, shape, o);
     return new GraphCutSession(image, sv, options);
   }
 
@@ -186,6 +190,11 @@ export class GraphCutSession {
   /** Current seeds per voxel: 0 none, 1 foreground, 2 background (a copy). */
   get seeds(): Uint8Array {
     return this.seedMask.slice();
+  }
+
+  /** Current seeds per voxel, the session's own array: read it, never write it (use paint). */
+  seedValues(): Uint8Array {
+    return this.seedMask;
   }
 
   /** Paints seeds: every non-zero voxel of `strokes` (1 fg, 2 bg) replaces the seed there. */

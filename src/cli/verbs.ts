@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerAnnotateTrain } from "./annotate-train.ts";
 import { registerClahe } from "./clahe.ts";
 import { registerCompare } from "./compare.ts";
 import { registerContacts } from "./contacts.ts";
@@ -43,6 +44,7 @@ export const VERBS: readonly RegisterVerb[] = [
   registerMask,
   registerGt,
   registerGraphcut,
+  registerAnnotateTrain,
   registerDoctor,
   registerTrain,
   registerModels,

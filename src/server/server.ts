@@ -8,6 +8,7 @@ import { apiId, type DatasetDetail } from "../catalog/dataset-summary.ts";
 import { type RunSummaryRecord, type ScanResult, scanDirectory } from "../catalog/scan.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { RESOLVED, readMetrics } from "../learn/run-dir.ts";
+import { annotateRoutes } from "./annotate.ts";
 import { followJsonLines, openEventStream } from "./events.ts";
 import {
   CORS_HEADERS,
@@ -131,6 +132,16 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       );
     }
   };
+  const annotate = annotateRoutes({
+    dir: realDir,
+    catalog,
+    jobs,
+    requireToken,
+    datasetPath: async (id) => {
+      await rescan();
+      return path.join(realDir, dataset(id).id);
+    },
+  });
   const origin = (req: http.IncomingMessage, port: number) => {
     const h = req.headers.host;
     return h && /^[\w.-]+(:\d+)?$|^\[[\da-fA-F:]+\](:\d+)?$/.test(h)
@@ -187,6 +198,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     const method = req.method ?? "GET";
     const get = method === "GET" || method === "HEAD";
     const [a, b, c, d, ...rest] = parts;
+    if (a === "annotate") return annotate(req, res, parts.slice(1), url);
     if (a === "health" && get && parts.length === 1) {
       return sendJson(res, 200, { name: "organelle", version: VERSION, dir: realDir, writable: true });
     }

@@ -3,6 +3,7 @@
  * the built app and every page is a shareable link.
  */
 import { Component, type ReactNode, useEffect, useState } from "react";
+import { AnnotatorPage } from "./annotate/AnnotatorPage.tsx";
 import { api, type Health } from "./api.ts";
 import { JobsPage } from "./dash/JobsPage.tsx";
 import { ResultsPage } from "./dash/ResultsPage.tsx";
@@ -47,6 +48,7 @@ function Page({ route }: { route: Route }) {
         viewName={route.params.get("view") ?? undefined}
       />
     );
+  if (first === "d" && second && third === "annotate") return <AnnotatorPage key={second} id={second} />;
   if (first === "d" && second) return <DatasetPage key={second} id={second} />;
   if (first === "runs") return <RunsPage id={second} />;
   if (first === "results") return <ResultsPage params={route.params} />;
@@ -107,7 +109,7 @@ export function App() {
     </a>
   );
   return (
-    <div className={`app ${route.parts[2] === "view" ? "app-viewer" : ""}`}>
+    <div className={`app ${route.parts[2] === "view" || route.parts[2] === "annotate" ? "app-viewer" : ""}`}>
       <header>
         <a href="#/" className="brand">
           organelle

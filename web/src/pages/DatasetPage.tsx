@@ -65,6 +65,13 @@ export function DatasetPage({ id }: { id: string }) {
             <a className="button primary" href={viewer} data-testid="open-viewer">
               open viewer
             </a>
+            <a
+              className="button"
+              href={`#/d/${encodeURIComponent(d.id)}/annotate`}
+              data-testid="open-annotator"
+            >
+              annotate
+            </a>
             <button type="button" onClick={openNeuroglancer} data-testid="open-neuroglancer">
               open in Neuroglancer
             </button>

@@ -134,8 +134,10 @@ function Viewer({ dataset, viewName }: { dataset: DatasetDetail; viewName?: stri
     setHover({ world, values });
   };
 
+  // A layer hidden since the pointer last moved drops out of the read-out at once.
+  const shownValues = hover?.values.filter((v) => layers.some((l) => l.visible && l.array.path === v.array));
   // Measurements of the hovered label, fetched once per (array, id).
-  const hovered = hover?.values.find((v) => v.value !== 0);
+  const hovered = shownValues?.find((v) => v.value !== 0);
   const hoveredArray = hovered?.array ?? "";
   const hoveredId = hovered?.value ?? 0;
   useEffect(() => {
@@ -220,6 +222,11 @@ function Viewer({ dataset, viewName }: { dataset: DatasetDetail; viewName?: stri
         <h2>
           <a href={`#/d/${encodeURIComponent(dataset.id)}`}>{dataset.title || dataset.name}</a>
         </h2>
+        <p>
+          <a href={`#/d/${encodeURIComponent(dataset.id)}/annotate`} data-testid="open-annotator">
+            annotate a block…
+          </a>
+        </p>
         <div className="layout-buttons">
           {(["grid", "xy", "xz", "yz", "3d"] as Layout[]).map((l) => (
             <button
@@ -323,7 +330,7 @@ function Viewer({ dataset, viewName }: { dataset: DatasetDetail; viewName?: stri
           {hover ? (
             <>
               <div>{hover.world.map((v) => Math.round(v)).join(", ")} nm</div>
-              {hover.values.map((v) => (
+              {shownValues?.map((v) => (
                 <div key={v.array}>
                   {v.array}: <b data-testid={`hover-id-${v.array}`}>{v.value}</b>
                 </div>

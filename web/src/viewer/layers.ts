@@ -43,9 +43,8 @@ export class ImageSliceLayer implements SliceLayer {
     this.id = state.array.path;
   }
 
-  private visibleTiles(g: ViewGeometry): Omit<TileRequest, "signal">[] {
+  private visibleTiles(g: ViewGeometry, level: number): Omit<TileRequest, "signal">[] {
     const a = this.state.array;
-    const level = chooseLevel(a, g);
     const s = a.scales[level]!;
     const [rd, cd] = planeDims(g.axis);
     const index = voxelIndex(a, level, g.axis, g.position[g.axis]);
@@ -67,18 +66,31 @@ export class ImageSliceLayer implements SliceLayer {
 
   draw(dc: DrawContext): void {
     const { ctx, geometry: g, source } = dc;
-    const a = this.state.array;
-    const sk = styleKey(this.state.style);
-    const [rd, cd] = planeDims(g.axis);
+    const level = chooseLevel(this.state.array, g);
+    const tiles = this.visibleTiles(g, level);
+    const missing = tiles.filter((req) => !source.peekTile(req));
     ctx.save();
     ctx.globalAlpha = this.state.opacity;
     ctx.imageSmoothingEnabled = false;
-    for (const req of this.visibleTiles(g)) {
+    if (missing.length) {
+      for (const req of missing) dc.need(req);
+      // While the new level loads, whatever coarser level is cached stands in (coarsest first, so the
+      // finer ones paint over it) instead of black.
+      for (let l = this.state.array.scales.length - 1; l > level; l--)
+        this.drawTiles(dc, this.visibleTiles(g, l));
+    }
+    this.drawTiles(dc, tiles);
+    ctx.restore();
+  }
+
+  private drawTiles(dc: DrawContext, requests: Omit<TileRequest, "signal">[]): void {
+    const { ctx, geometry: g, source } = dc;
+    const a = this.state.array;
+    const sk = styleKey(this.state.style);
+    const [rd, cd] = planeDims(g.axis);
+    for (const req of requests) {
       const tile = source.peekTile(req);
-      if (!tile) {
-        dc.need(req);
-        continue;
-      }
+      if (!tile) continue;
       if (tile.validRows <= 0 || tile.validCols <= 0) continue;
       const key = `${tileKey(req)}|${sk}`;
       let canvas = colored.get(key);
@@ -101,7 +113,6 @@ export class ImageSliceLayer implements SliceLayer {
       const y1 = Math.round(y + (tile.validRows * vs[rd]) / g.scale);
       ctx.drawImage(canvas, x0, y0, x1 - x0, y1 - y0);
     }
-    ctx.restore();
   }
 
   valueAt(source: TileSource, g: ViewGeometry, world: Vec3): number | undefined {
