@@ -10,7 +10,9 @@
  * 6-connected components -> per object volume, centroid, bounding box and marching-cubes surface area.
  *
  *   ours, block-wise: `organelle refine --sigma 0 --no-fill-holes --min-volume 300000` + `organelle
- *       measure` through runRefine/runMeasure on 2 worker threads, 128^3 blocks, the prediction in an
+ *       measure` through runRefine/runMeasure on 2 worker threads (each verb starts its own, inside the
+ *       timing, from the bundled dist/worker.mjs as the CLI does: run `node scripts/build.mjs` first,
+ *       else the threads load the sources through tsx, seconds more), 128^3 blocks, the prediction in an
  *       OME-Zarr dataset on disk (zstd chunks of 64^3): reading, decompressing, compressing and writing
  *       every chunk, the global component merge and the mode pyramid skipped (--no-pyramid) are in the
  *       time. measure computes three surfaces (smoothed marching cubes, binary marching cubes, voxel
@@ -23,16 +25,18 @@
  *
  * Checks: the same object count, voxel counts, centroids and bounding boxes per id (ours numbers ids as
  * scipy), and our binary marching-cubes area within 1 % of skimage's. Prints seconds, seconds per
- * gigavoxel and the ratios; best of --rounds alternating rounds.
+ * gigavoxel, the ratios and the CPU seconds of each run (all threads; process_time for the peer, which
+ * on a loaded machine say more than wall times); best of --rounds alternating rounds.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { runMeasure } from "../src/analyze/measure.ts";
 import { runRefine } from "../src/analyze/refine.ts";
 import { measureVolume, STAT, STAT_COUNT } from "../src/analyze/region-stats.ts";
+import { WorkerPool } from "../src/blockwise/index.ts";
 import { coord, uniform } from "../src/core/coordinate.ts";
 import { connectedComponents } from "../src/ops/connected-components.ts";
 import { removeSmallObjects } from "../src/ops/remove-small.ts";
@@ -41,6 +45,19 @@ import { Volume } from "../src/store/volume.ts";
 
 const PYTHON = process.env.ORGANELLE_REFERENCE_PYTHON ?? "/usr/bin/python3";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  process.stdout.write(
+    [
+      "usage: NODE_OPTIONS=--expose-gc npx tsx bench/analyze.ts [--size 256] [--rounds 2] [--voxel 8]",
+      "  refine + measure of a synthetic N^3 prediction: ours block-wise on disk (2 workers; build dist/",
+      "  first with node scripts/build.mjs), ours in memory, scipy/skimage (bench/analyze-peer.py, /usr/bin/python3",
+      "  or $ORGANELLE_REFERENCE_PYTHON); prints a markdown table of seconds, s per Gvoxel, ratios and CPU s.",
+      "",
+    ].join("\n"),
+  );
+  process.exit(0);
+}
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,6 +69,14 @@ const VS = Number(arg("voxel", "8"));
 const MIN_VOLUME = 300_000;
 const MIN_VOXELS = Math.ceil(MIN_VOLUME / VS ** 3 - 1e-9);
 const gc = (globalThis as { gc?: () => void }).gc;
+/** The bundled worker, as `organelle` runs it; from the sources (tsx in each thread) when not built. */
+const BUNDLED_WORKER = path.join(HERE, "..", "dist", "worker.mjs");
+const WORKER_URL = fs.existsSync(BUNDLED_WORKER) ? pathToFileURL(BUNDLED_WORKER) : undefined;
+/** Seconds of CPU of this process, every thread (workers included). */
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /** Deterministic uniform [0, 1) (mulberry32). */
 function rng(seed: number) {
@@ -98,46 +123,83 @@ interface Timing {
   seconds: number;
   refine: number;
   measure: number;
+  /** CPU seconds of the whole run (all threads). */
+  cpu: number;
+  /** CPU seconds of the measure step. */
+  measureCpu: number;
+}
+
+/** Two worker threads started inside the timing, as each `organelle` verb starts its own. */
+async function withPool<T>(body: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  const pool = new WorkerPool({ workers: 2, ...(WORKER_URL ? { workerUrl: WORKER_URL } : {}) });
+  try {
+    return await body(pool);
+  } finally {
+    await pool.close();
+  }
 }
 
 async function oursDisk(ds: string, round: number): Promise<Timing> {
+  const c0 = cpuSeconds();
   const t0 = performance.now();
   const output = `segmentations/mito_r${round}`;
-  await runRefine(ds, {
-    input: "predictions/mito",
-    organelle: "mito",
-    output,
-    sigma: 0,
-    threshold: 0.5,
-    minVolume: MIN_VOLUME,
-    fillHoles: false,
-    pyramid: false,
-    blockVoxels: 128,
-    workers: 2,
-    progress: null,
-  });
+  await withPool((pool) =>
+    runRefine(ds, {
+      input: "predictions/mito",
+      organelle: "mito",
+      output,
+      sigma: 0,
+      threshold: 0.5,
+      minVolume: MIN_VOLUME,
+      fillHoles: false,
+      pyramid: false,
+      blockVoxels: 128,
+      pool,
+      progress: null,
+    }),
+  );
   const t1 = performance.now();
-  await runMeasure(ds, output, {
-    cellMask: null,
-    blockVoxels: 128,
-    workers: 2,
-    progress: null,
-    table: `tables/mito_r${round}.csv`,
-  });
+  const c1 = cpuSeconds();
+  await withPool((pool) =>
+    runMeasure(ds, output, {
+      cellMask: null,
+      blockVoxels: 128,
+      pool,
+      progress: null,
+      table: `tables/mito_r${round}.csv`,
+    }),
+  );
   const t2 = performance.now();
-  return { seconds: (t2 - t0) / 1000, refine: (t1 - t0) / 1000, measure: (t2 - t1) / 1000 };
+  const c2 = cpuSeconds();
+  return {
+    seconds: (t2 - t0) / 1000,
+    refine: (t1 - t0) / 1000,
+    measure: (t2 - t1) / 1000,
+    cpu: c2 - c0,
+    measureCpu: c2 - c1,
+  };
 }
 
 function oursMemory(pred: Uint8Array): Timing & { stats: ReturnType<typeof measureVolume> } {
   const shape = uniform(N);
+  const c0 = cpuSeconds();
   const t0 = performance.now();
   const fg = thresholdFixed(pred, 127);
   const kept = removeSmallObjects(fg, shape, MIN_VOXELS, { connectivity: 6 });
   const { labels } = connectedComponents(kept, shape, { connectivity: 6 });
   const t1 = performance.now();
+  const c1 = cpuSeconds();
   const stats = measureVolume(labels, shape, uniform(VS));
   const t2 = performance.now();
-  return { seconds: (t2 - t0) / 1000, refine: (t1 - t0) / 1000, measure: (t2 - t1) / 1000, stats };
+  const c2 = cpuSeconds();
+  return {
+    seconds: (t2 - t0) / 1000,
+    refine: (t1 - t0) / 1000,
+    measure: (t2 - t1) / 1000,
+    cpu: c2 - c0,
+    measureCpu: c2 - c1,
+    stats,
+  };
 }
 
 function peer(file: string, out: string): Timing & { objects: number } {
@@ -157,7 +219,14 @@ function peer(file: string, out: string): Timing & { objects: number } {
   );
   if (r.status !== 0) throw new Error(`analyze-peer.py failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout.trim().split("\n").pop()!);
-  return { seconds: j.total_s, refine: j.refine_s, measure: j.measure_s, objects: j.objects };
+  return {
+    seconds: j.total_s,
+    refine: j.refine_s,
+    measure: j.measure_s,
+    cpu: j.cpu_s,
+    measureCpu: j.measure_cpu_s,
+    objects: j.objects,
+  };
 }
 
 async function main() {
@@ -183,12 +252,18 @@ async function main() {
       disk: Infinity,
       diskRefine: 0,
       diskMeasure: 0,
+      diskCpu: 0,
+      diskMeasureCpu: 0,
       mem: Infinity,
       memRefine: 0,
       memMeasure: 0,
+      memCpu: 0,
+      memMeasureCpu: 0,
       peer: Infinity,
       peerRefine: 0,
       peerMeasure: 0,
+      peerCpu: 0,
+      peerMeasureCpu: 0,
     };
     let memStats: ReturnType<typeof measureVolume> | undefined;
     const peerCsv = path.join(dir, "peer.csv");
@@ -198,17 +273,35 @@ async function main() {
       const m = oursMemory(pred);
       memStats = m.stats;
       if (m.seconds < best.mem)
-        Object.assign(best, { mem: m.seconds, memRefine: m.refine, memMeasure: m.measure });
+        Object.assign(best, {
+          mem: m.seconds,
+          memRefine: m.refine,
+          memMeasure: m.measure,
+          memCpu: m.cpu,
+          memMeasureCpu: m.measureCpu,
+        });
       const p = peer(file, peerCsv);
       peerObjects = p.objects;
       if (p.seconds < best.peer)
-        Object.assign(best, { peer: p.seconds, peerRefine: p.refine, peerMeasure: p.measure });
+        Object.assign(best, {
+          peer: p.seconds,
+          peerRefine: p.refine,
+          peerMeasure: p.measure,
+          peerCpu: p.cpu,
+          peerMeasureCpu: p.measureCpu,
+        });
       gc?.();
       const d = await oursDisk(ds, round);
       if (d.seconds < best.disk)
-        Object.assign(best, { disk: d.seconds, diskRefine: d.refine, diskMeasure: d.measure });
+        Object.assign(best, {
+          disk: d.seconds,
+          diskRefine: d.refine,
+          diskMeasure: d.measure,
+          diskCpu: d.cpu,
+          diskMeasureCpu: d.measureCpu,
+        });
       process.stderr.write(
-        `round ${round + 1}: ours disk ${d.seconds.toFixed(2)} s, ours memory ${m.seconds.toFixed(2)} s, skimage ${p.seconds.toFixed(2)} s\n`,
+        `round ${round + 1}: ours disk ${d.seconds.toFixed(2)} s (measure ${d.measure.toFixed(2)}, CPU ${d.measureCpu.toFixed(2)}), ours memory ${m.seconds.toFixed(2)} s (measure ${m.measure.toFixed(2)}, CPU ${m.measureCpu.toFixed(2)}), skimage ${p.seconds.toFixed(2)} s (measure ${p.measure.toFixed(2)}, CPU ${p.measureCpu.toFixed(2)})\n`,
       );
     }
     // Checks against skimage, and the block-wise table against the in-memory one.
@@ -246,21 +339,37 @@ async function main() {
     if (table.length !== s.ids.length || table.some((r, k) => r[14] !== s.stats[k * STAT_COUNT + STAT.count]))
       checks.push("block-wise table differs from the in-memory measurement");
     const gvx = N ** 3 / 1e9;
-    const row = (name: string, t: number, r: number, m: number) =>
-      `| ${name} | ${t.toFixed(2)} | ${(t / gvx).toFixed(1)} | ${r.toFixed(2)} | ${m.toFixed(2)} | ${(best.peer / t).toFixed(2)}x |`;
+    const row = (name: string, t: number, r: number, m: number, cpu: number, mcpu: number) =>
+      `| ${name} | ${t.toFixed(2)} | ${(t / gvx).toFixed(1)} | ${r.toFixed(2)} | ${m.toFixed(2)} | ${(best.peerMeasure / m).toFixed(2)}x | ${(best.peer / t).toFixed(2)}x | ${cpu.toFixed(2)} | ${mcpu.toFixed(2)} |`;
     const lines = [
       `${N}^3 prediction at ${VS} nm (${(gvx * 1e3).toFixed(1)} Mvoxels, ${((100 * fg) / pred.length).toFixed(1)} % >= 128), ${s.ids.length} objects >= ${MIN_VOLUME.toLocaleString("en-US")} nm^3 (${MIN_VOXELS} voxels); best of ${ROUNDS} alternating rounds; ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`,
       "",
-      "| run | s | s per Gvoxel | refine s | measure s | skimage / ours |",
-      "|---|---:|---:|---:|---:|---:|",
+      "| run | s | s per Gvoxel | refine s | measure s | measure: skimage / ours | total: peer / ours | CPU s | measure CPU s |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
       row(
-        "ours, block-wise on disk, 2 workers (organelle refine + measure)",
+        `ours, block-wise on disk, 2 workers${WORKER_URL ? "" : " (workers from the sources: run node scripts/build.mjs first)"} (organelle refine + measure)`,
         best.disk,
         best.diskRefine,
         best.diskMeasure,
+        best.diskCpu,
+        best.diskMeasureCpu,
       ),
-      row("ours, in memory, 1 thread", best.mem, best.memRefine, best.memMeasure),
-      row("scipy/skimage, in memory, 1 thread", best.peer, best.peerRefine, best.peerMeasure),
+      row(
+        "ours, in memory, 1 thread",
+        best.mem,
+        best.memRefine,
+        best.memMeasure,
+        best.memCpu,
+        best.memMeasureCpu,
+      ),
+      row(
+        "scipy/skimage, in memory, 1 thread",
+        best.peer,
+        best.peerRefine,
+        best.peerMeasure,
+        best.peerCpu,
+        best.peerMeasureCpu,
+      ),
       "",
       checks.length === 0
         ? `checks: same ${s.ids.length} objects, voxel counts, centroids and bounding boxes as skimage; binary marching-cubes area within ${(100 * worstArea).toFixed(3)} % of skimage's; block-wise table == in-memory`

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Catalog } from "../src/catalog/catalog.ts";
 import type { CellModel } from "../src/synth/model.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
 
@@ -67,6 +68,18 @@ describe("organelle pores", () => {
     const summary = fs.readFileSync(path.join(ds, "tables", "nuclear_pores_summary.csv"), "utf8");
     expect(summary).toMatch(/Shapiro-Wilk p,0\.\d+/);
     expect(summary).toMatch(/KS reference sd \(nm\),6\n/);
+    // Both tables in the catalogue; the pore table answers the viewer's segment look-up.
+    expect(r.stdout).toMatch(/catalogue .*organelle-catalog\.sqlite/);
+    const catalog = Catalog.forDir(dir);
+    try {
+      expect(catalog.tableForArray("cell.zarr", "labels/nuclear_pore")?.name).toBe("nuclear_pores");
+      const first = rows[0]!;
+      const row = catalog.findRow("cell.zarr", "nuclear_pores", Number(first["Pore ID"]));
+      expect(row?.["Diameter (nm)"]).toBe(Number(first["Diameter (nm)"]));
+      expect(catalog.getTable("cell.zarr", "nuclear_pores_summary")?.rows.length).toBe(15);
+    } finally {
+      catalog.close();
+    }
   }, 60_000);
 
   it("refuses a missing pore array and a bad option with one line", () => {
@@ -102,6 +115,16 @@ describe("organelle pits", () => {
         Math.abs(Number(row["Width at Half Depth (nm)"]) - truth.width!),
         `width of ${truth.id}`,
       ).toBeLessThan(VOXEL);
+    }
+    const catalog = Catalog.forDir(dir);
+    try {
+      expect(catalog.tableForArray("cell.zarr", "labels/ccp")?.name).toBe("coated_pits");
+      const first = rows[0]!;
+      const row = catalog.findRow("cell.zarr", "coated_pits", Number(first["Object ID"]));
+      expect(row?.Class).toBe(first.Class);
+      expect(catalog.getTable("cell.zarr", "coated_pits")?.rows.length).toBe(rows.length);
+    } finally {
+      catalog.close();
     }
   }, 60_000);
 

@@ -321,9 +321,13 @@ export function mergeContactStats(
 
 const num = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(3));
 
-/** The contacts CSV: `<A> ID, <B> ID, Contact ID, Area (nm^2), Volume (nm^3)` (+ Voxels). */
+/**
+ * The contacts CSV: `Contact ID, <A> ID, <B> ID, Area (nm^2), Volume (nm^3)` (+ Voxels). The contact id
+ * comes first because it is the instance id of the contacts array: the catalogue's segment look-up
+ * (the viewer's hover) finds a row by its first column.
+ */
 export function contactsCsv(nameA: string, nameB: string, rows: readonly ContactRow[]): string {
-  const lines = [`${nameA} ID,${nameB} ID,Contact ID,Area (nm^2),Volume (nm^3),Voxels`];
-  for (const r of rows) lines.push([r.idA, r.idB, r.contact, r.area, r.volume, r.voxels].map(num).join(","));
+  const lines = [`Contact ID,${nameA} ID,${nameB} ID,Area (nm^2),Volume (nm^3),Voxels`];
+  for (const r of rows) lines.push([r.contact, r.idA, r.idB, r.area, r.volume, r.voxels].map(num).join(","));
   return `${lines.join("\n")}\n`;
 }

@@ -83,8 +83,8 @@ describe("contact sites", () => {
     ]);
     expect(at(5)).toBe(0);
     const csv = fs.readFileSync(path.join(ds, "tables", "contacts_a_b.csv"), "utf8").split("\n");
-    expect(csv[0]).toBe("a ID,b ID,Contact ID,Area (nm^2),Volume (nm^3),Voxels");
-    expect(csv[1]!.split(",").slice(0, 3)).toEqual(["5", "9", String(row.contact)]);
+    expect(csv[0]).toBe("Contact ID,a ID,b ID,Area (nm^2),Volume (nm^3),Voxels");
+    expect(csv[1]!.split(",").slice(0, 3)).toEqual([String(row.contact), "5", "9"]);
 
     const far = await dataset({ a: slab(blank(), 4, 8, 5), b: slab(blank(), 14, 18, 9) });
     const none = await runContacts(far, "a", "b", { ...common, distance: 10, blockVoxels: 8 });
@@ -138,7 +138,7 @@ describe("contact sites", () => {
     expect([r.rows[0]!.idA, r.rows[0]!.idB]).toEqual([1, 2]);
     expect(Math.abs(r.rows[0]!.area / (64 * 64) - 1)).toBeLessThan(0.05);
     expect(fs.readFileSync(r.csvPath, "utf8").split("\n")[0]).toBe(
-      "a ID,a ID,Contact ID,Area (nm^2),Volume (nm^3),Voxels",
+      "Contact ID,a ID,a ID,Area (nm^2),Volume (nm^3),Voxels",
     );
   }, 60_000);
 

@@ -54,6 +54,8 @@ export interface ContactsOptions {
 export interface ContactsResult {
   readonly rows: ContactRow[];
   readonly output: string;
+  /** The instance array's path in the dataset (e.g. analysis/contacts_mito_er). */
+  readonly outputArray: string;
   readonly csvPath: string;
   /** Components of the region before the size / pair filter. */
   readonly found: number;
@@ -181,6 +183,7 @@ export async function runContacts(
     return {
       rows,
       output: path.join(ds, output),
+      outputArray: output,
       csvPath,
       found: labelled.count,
       seconds: (performance.now() - t0) / 1000,

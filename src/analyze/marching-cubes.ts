@@ -136,11 +136,44 @@ export interface CellRange {
   readonly end: Coordinate;
 }
 
+/** Per-id sums with a one-entry cache, keeping each id's additions in cell order. */
+export class AreaSums {
+  private readonly slotOf = new Map<number, number>();
+  private sums = new Float64Array(64);
+  private lastId = Number.NaN;
+  private lastSlot = -1;
+
+  add(id: number, a: number): void {
+    if (id !== this.lastId) {
+      let slot = this.slotOf.get(id);
+      if (slot === undefined) {
+        slot = this.slotOf.size;
+        this.slotOf.set(id, slot);
+        if (slot >= this.sums.length) {
+          const grown = new Float64Array(this.sums.length * 2);
+          grown.set(this.sums);
+          this.sums = grown;
+        }
+      }
+      this.lastId = id;
+      this.lastSlot = slot;
+    }
+    this.sums[this.lastSlot] = this.sums[this.lastSlot]! + a;
+  }
+
+  toMap(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [id, slot] of this.slotOf) out.set(id, this.sums[slot]!);
+    return out;
+  }
+}
+
 /**
  * Adds the marching-cubes surface area of every non-zero id of `data` (shape z,y,x) into `area`
  * (a Map from id to nm^2), over the cells whose lower corner voxel lies in `cells` (every such cell
  * needs its upper corner inside `data`). `areas` is caseAreas(voxel size). Each id's surface is that
- * of the binary mask `data == id`: where two objects touch, both get the shared surface.
+ * of the binary mask `data == id`: where two objects touch, both get the shared surface. (measure
+ * takes these areas from surface-areas.ts, one pass with the smoothed areas; its tests compare.)
  */
 export function accumulateSurfaceAreas(
   data: IdArray,
@@ -157,6 +190,7 @@ export function accumulateSurfaceAreas(
       throw invalidArgument(`marching cubes: cell range exceeds the data (axis ${d})`);
     }
   }
+  const sums = new AreaSums();
   const ids = new Float64Array(8);
   for (let z = cells.begin[0]; z < cells.end[0]; z++) {
     for (let y = cells.begin[1]; y < cells.end[1]; y++) {
@@ -192,11 +226,12 @@ export function accumulateSurfaceAreas(
           if (seenBefore) continue;
           let config = 0;
           for (let j = k; j < 8; j++) if (ids[j] === id) config |= 1 << j;
-          area.set(id, (area.get(id) ?? 0) + areas[config]!);
+          sums.add(id, areas[config]!);
         }
       }
     }
   }
+  for (const [id, a] of sums.toMap()) area.set(id, (area.get(id) ?? 0) + a);
 }
 
 export interface Mesh {

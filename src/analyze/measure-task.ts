@@ -1,15 +1,15 @@
 import type { Block, BlockContext } from "../blockwise/types.ts";
-import { coord } from "../core/coordinate.ts";
 import { invalidData } from "../core/errors.ts";
 import type { ArrayRef } from "../preprocess/clahe-task.ts";
 import { Volume } from "../store/volume.ts";
 import type { IdArray } from "./marching-cubes.ts";
-import { MEASURE_CONTEXT, measureBlockData, type RegionStats } from "./region-stats.ts";
+import { measureBlockBelow, measureBoxBelow, type RegionStats } from "./region-stats.ts";
 
 /*
- * `analyze.measure`: one block of `organelle measure` — the block's write box grown by
- * MEASURE_CONTEXT voxels (zeros outside the volume) measured by region-stats.ts, plus the voxels of
- * the cell mask in the write box. The value goes to the journal, so a resumed run merges it too.
+ * `analyze.measure`: one block of `organelle measure` — the block's write box with 3 voxels below it
+ * (and 2 above at the volume's end; zeros outside the volume) measured by region-stats.ts
+ * (`measureBlockBelow`: no context above, so the chunks above the block are not decoded), plus the
+ * voxels of the cell mask in the write box. The value goes to the journal, so a resumed run merges it too.
  */
 
 export interface MeasureParams {
@@ -43,13 +43,9 @@ export async function measureBlock(
 ): Promise<MeasureBlockValue> {
   const src = await Volume.open(p.input.datasetPath, p.input.arrayPath);
   const box = src.boxOf(block.writeRoi);
-  const c = MEASURE_CONTEXT;
-  const grown = {
-    begin: coord(box.begin[0] - c, box.begin[1] - c, box.begin[2] - c),
-    shape: coord(box.shape[0] + 2 * c, box.shape[1] + 2 * c, box.shape[2] + 2 * c),
-  };
-  const data = asIdArray(await src.readBox(grown, { signal: ctx.signal }), src.describe());
-  const stats = measureBlockData(data, box.begin, box.shape, src.meta.voxelSize);
+  const read = measureBoxBelow(box.begin, box.shape, src.meta.shape);
+  const data = asIdArray(await src.readBox(read, { signal: ctx.signal }), src.describe());
+  const stats = measureBlockBelow(data, box.begin, box.shape, src.meta.shape, src.meta.voxelSize);
   let cellVoxels = 0;
   if (p.cellMask) {
     const mask = await Volume.open(p.cellMask.datasetPath, p.cellMask.arrayPath);

@@ -8,7 +8,9 @@ import { copyBox3d } from "../core/ndarray.ts";
 import { marchingCubes, meshArea, simplifyMesh, TRIANGLES } from "./marching-cubes.ts";
 import {
   MEASURE_CONTEXT,
+  measureBlockBelow,
   measureBlockData,
+  measureBoxBelow,
   measureVolume,
   mergeRegionStats,
   STAT,
@@ -146,7 +148,65 @@ describe("measurements against skimage (test/fixtures/analyze)", () => {
       expect(merged.stats[i]).toBeCloseTo(whole.stats[i]!, 6);
     }
   });
+
+  it("block-wise with the ownership shifted down (3 voxels read below, none above) equals whole-volume", () => {
+    // 7 x 16 x 11 leaves short last blocks; 1-voxel blocks on one axis test the narrowest case.
+    for (const block of [coord(7, 16, 11), coord(f.shape[0], 1, 9), coord(5, f.shape[1], f.shape[2])]) {
+      const parts = blocksOf(f.shape, block).map(({ begin, size }) =>
+        measureBlockBelow(
+          readBox(f.labels, f.shape, measureBoxBelow(begin, size, f.shape)),
+          begin,
+          size,
+          f.shape,
+          f.voxelSize,
+        ),
+      );
+      const merged = mergeRegionStats(parts);
+      expect(merged.ids).toEqual(whole.ids);
+      for (let i = 0; i < whole.stats.length; i++) {
+        expect(merged.stats[i]).toBeCloseTo(whole.stats[i]!, 6);
+      }
+    }
+    expect(() =>
+      measureBlockBelow(new Uint32Array(8), coord(0, 0, 0), coord(2, 2, 2), f.shape, f.voxelSize),
+    ).toThrow(/write box \+ 3 below/);
+  });
 });
+
+/** Every block of `block` voxels (the last ones on an axis smaller) of a volume. */
+function blocksOf(shape: Coordinate, block: Coordinate): { begin: Coordinate; size: Coordinate }[] {
+  const out = [];
+  for (let z = 0; z < shape[0]; z += block[0])
+    for (let y = 0; y < shape[1]; y += block[1])
+      for (let x = 0; x < shape[2]; x += block[2])
+        out.push({
+          begin: coord(z, y, x),
+          size: coord(
+            Math.min(block[0], shape[0] - z),
+            Math.min(block[1], shape[1] - y),
+            Math.min(block[2], shape[2] - x),
+          ),
+        });
+  return out;
+}
+
+/** The box [begin, begin + shape) of `data` with zeros outside. */
+function readBox(data: Uint32Array, shape: Coordinate, box: { begin: Coordinate; shape: Coordinate }) {
+  const out = new Uint32Array(box.shape[0] * box.shape[1] * box.shape[2]);
+  const lo = [0, 1, 2].map((d) => Math.max(0, box.begin[d]!));
+  const hi = [0, 1, 2].map((d) => Math.min(shape[d]!, box.begin[d]! + box.shape[d]!));
+  if (hi.some((h, d) => h <= lo[d]!)) return out;
+  copyBox3d(
+    data,
+    shape,
+    coord(lo[0]!, lo[1]!, lo[2]!),
+    out,
+    box.shape,
+    coord(lo[0]! - box.begin[0], lo[1]! - box.begin[1], lo[2]! - box.begin[2]),
+    coord(hi[0]! - lo[0]!, hi[1]! - lo[1]!, hi[2]! - lo[2]!),
+  );
+  return out;
+}
 
 /** The box [begin - c, begin + size + c) of `data` with zeros outside. */
 function readPadded(data: Uint32Array, shape: Coordinate, begin: Coordinate, size: Coordinate, c: number) {

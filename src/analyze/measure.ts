@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ProgressSink } from "../blockwise/index.ts";
+import type { ProgressSink, WorkerPool } from "../blockwise/index.ts";
 import type { TaskCall } from "../blockwise/types.ts";
 import { fromFsError, invalidArgument, isOrganelleError } from "../core/errors.ts";
 import { arraySpec, cleanupJob, runKey, runPhase, withJob } from "../preprocess/jobs.ts";
@@ -65,6 +65,8 @@ export interface MeasureOptions {
   table?: string;
   blockVoxels?: number;
   workers?: number;
+  /** Reuse these worker threads. */
+  pool?: WorkerPool;
   progress?: ProgressSink | null;
   signal?: AbortSignal;
 }
@@ -95,7 +97,8 @@ export async function runMeasure(
     ? { input, cellMask: { datasetPath: input.datasetPath, arrayPath: cellMask } }
     : { input };
   const call: TaskCall<MeasureParams> = { fn: "analyze.measure", params };
-  const key = runKey({ verb: "measure", arrayPath, cellMask, block: opts.blockVoxels ?? 256 });
+  // v2: blocks own voxels and cells shifted down (measureBlockBelow); v1 journals must not mix in.
+  const key = runKey({ v: 2, verb: "measure", arrayPath, cellMask, block: opts.blockVoxels ?? 256 });
   const spec = arraySpec(`measure ${arrayPath}`, vol, opts.blockVoxels ?? 256);
   const values = await withJob(datasetPath, key, key, opts, async (job) => {
     const summary = await runPhase(job, spec, call);

@@ -1,7 +1,8 @@
 import { type Coordinate, coord } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { copyBox3d } from "../core/ndarray.ts";
-import { accumulateSurfaceAreas, caseAreas, EDGES, type IdArray, TRIANGLES } from "./marching-cubes.ts";
+import type { IdArray } from "./marching-cubes.ts";
+import { surfaceAreas } from "./surface-areas.ts";
 
 /*
  * Per-instance measurements of a label array as sums that add up over blocks:
@@ -21,6 +22,12 @@ import { accumulateSurfaceAreas, caseAreas, EDGES, type IdArray, TRIANGLES } fro
  *
  * A block therefore reads its write box grown by 2 voxels on every side (zeros outside the volume);
  * `measureBlockData` takes that data. The whole-volume result is the one-block case.
+ *
+ * `measureBlockBelow` is the same measurement with the ownership shifted down (voxels from begin - 1,
+ * cells from begin - 2; the first block on an axis from the border, the last one to the end), so a
+ * block reads 3 voxels below its write box and none above: of the chunks around a block only those
+ * below it are decoded, 27 instead of 64 chunks per block when blocks are two chunks wide. The
+ * block-wise verb uses it; the sums are the same up to the order of the additions.
  */
 
 /** Stats per id, in this order. */
@@ -43,6 +50,8 @@ export const STAT_COUNT = 13;
 
 /** The voxels the measurement needs around a block on every side. */
 export const MEASURE_CONTEXT = 2;
+/** The voxels `measureBlockBelow` reads below a block (and 2 above the volume's end for the last). */
+export const MEASURE_BELOW = 3;
 
 /** Sums of one block (or of several, merged): ids ascending, STAT_COUNT numbers per id. */
 export interface RegionStats {
@@ -69,17 +78,86 @@ export function measureBlockData(
     );
   }
   const acc = new Map<number, Float64Array>();
-  ownedVoxelStats(data, shape, begin, size, voxelSize, acc);
+  const origin = coord(begin[0] - c, begin[1] - c, begin[2] - c);
+  ownedVoxelStats(
+    data,
+    shape,
+    origin,
+    coord(c, c, c),
+    coord(c + size[0], c + size[1], c + size[2]),
+    voxelSize,
+    acc,
+  );
   const cellBegin = coord(
     c - (begin[0] === 0 ? 1 : 0),
     c - (begin[1] === 0 ? 1 : 0),
     c - (begin[2] === 0 ? 1 : 0),
   );
   const cellEnd = coord(c + size[0], c + size[1], c + size[2]);
-  const binary = new Map<number, number>();
-  accumulateSurfaceAreas(data, shape, { begin: cellBegin, end: cellEnd }, caseAreas(voxelSize), binary);
-  for (const [id, a] of binary) add(statsOf(acc, id), STAT.binaryArea, a);
-  smoothedSurfaceAreas(data, shape, cellBegin, cellEnd, voxelSize, acc);
+  const areas = surfaceAreas(data, shape, { begin: cellBegin, end: cellEnd }, voxelSize);
+  for (const [id, a] of areas.binary) add(statsOf(acc, id), STAT.binaryArea, a);
+  for (const [id, a] of areas.smoothed) add(statsOf(acc, id), STAT.smoothArea, a);
+  return toRegionStats(acc);
+}
+
+/**
+ * The box of global voxels `measureBlockBelow` needs for the block [begin, begin + size) of a volume
+ * of `volumeShape`: from begin - 3 to begin + size, + 2 where the block ends at the volume's end.
+ */
+export function measureBoxBelow(
+  begin: Coordinate,
+  size: Coordinate,
+  volumeShape: Coordinate,
+): { begin: Coordinate; shape: Coordinate } {
+  const b = MEASURE_BELOW;
+  const ext = (d: number) => size[d]! + b + (begin[d]! + size[d]! >= volumeShape[d]! ? 2 : 0);
+  return { begin: coord(begin[0] - b, begin[1] - b, begin[2] - b), shape: coord(ext(0), ext(1), ext(2)) };
+}
+
+/**
+ * Measures the block [begin, begin + size) of a volume of `volumeShape` from `data` = the box
+ * `measureBoxBelow` gives (zeros outside the volume). Per axis the block owns the voxels from begin - 1
+ * (0 for the first block) to begin + size - 1 (the volume's end for the last) and the cells whose lower
+ * corner runs from begin - 2 (-1 for the first block) to begin + size - 2 (the end for the last).
+ */
+export function measureBlockBelow(
+  data: IdArray,
+  begin: Coordinate,
+  size: Coordinate,
+  volumeShape: Coordinate,
+  voxelSize: Coordinate,
+): RegionStats {
+  const box = measureBoxBelow(begin, size, volumeShape);
+  const shape = box.shape;
+  if (data.length !== shape[0] * shape[1] * shape[2]) {
+    throw invalidArgument(
+      `measure: block data has ${data.length} voxels, expected ${shape.join("x")} (write box + 3 below, + 2 above at the volume's end)`,
+    );
+  }
+  const b = MEASURE_BELOW;
+  const last = (d: number) => begin[d]! + size[d]! >= volumeShape[d]!;
+  // In data coordinates (global = data + begin - 3).
+  const voxelLo = (d: number) => (begin[d] === 0 ? b : b - 1);
+  const voxelHi = (d: number) => (last(d) ? size[d]! + b : size[d]! + b - 1);
+  const cellLo = (d: number) => (begin[d] === 0 ? b - 1 : b - 2);
+  const cellHi = (d: number) => (last(d) ? size[d]! + b : size[d]! + b - 2);
+  const acc = new Map<number, Float64Array>();
+  ownedVoxelStats(
+    data,
+    shape,
+    box.begin,
+    coord(voxelLo(0), voxelLo(1), voxelLo(2)),
+    coord(voxelHi(0), voxelHi(1), voxelHi(2)),
+    voxelSize,
+    acc,
+  );
+  const cells = {
+    begin: coord(cellLo(0), cellLo(1), cellLo(2)),
+    end: coord(cellHi(0), cellHi(1), cellHi(2)),
+  };
+  const areas = surfaceAreas(data, shape, cells, voxelSize);
+  for (const [id, a] of areas.binary) add(statsOf(acc, id), STAT.binaryArea, a);
+  for (const [id, a] of areas.smoothed) add(statsOf(acc, id), STAT.smoothArea, a);
   return toRegionStats(acc);
 }
 
@@ -107,15 +185,21 @@ function statsOf(acc: Map<number, Float64Array>, id: number): Float64Array {
   return s;
 }
 
+/**
+ * Counts, index sums, bounds and faces of the voxels [lo, hi) of `data` (global index = origin + data
+ * index), the ones the block owns. Along x the voxels go by runs of
+ * one id: the integer sums (exact in float64) and bounds are added once per run; the face areas are
+ * added voxel by voxel in raster order, as a sum of floats must be to give the same bits every time.
+ */
 function ownedVoxelStats(
   data: IdArray,
   shape: Coordinate,
-  begin: Coordinate,
-  size: Coordinate,
+  origin: Coordinate,
+  lo: Coordinate,
+  hi: Coordinate,
   voxelSize: Coordinate,
   acc: Map<number, Float64Array>,
 ): void {
-  const c = MEASURE_CONTEXT;
   const sy = shape[2];
   const sz = shape[1] * shape[2];
   const [vz, vy, vx] = voxelSize;
@@ -124,172 +208,52 @@ function ownedVoxelStats(
   const faceZ = vx * vy;
   let last = -1;
   let s: Float64Array = new Float64Array(STAT_COUNT);
-  for (let z = 0; z < size[0]; z++) {
-    const gz = begin[0] + z;
-    for (let y = 0; y < size[1]; y++) {
-      const gy = begin[1] + y;
-      let i = (z + c) * sz + (y + c) * sy + c;
-      for (let x = 0; x < size[2]; x++, i++) {
-        const v = data[i]!;
-        if (v === 0) continue;
+  for (let z = lo[0]; z < hi[0]; z++) {
+    const gz = origin[0] + z;
+    for (let y = lo[1]; y < hi[1]; y++) {
+      const gy = origin[1] + y;
+      const row = z * sz + y * sy;
+      let x = lo[2];
+      while (x < hi[2]) {
+        const v = data[row + x]!;
+        if (v === 0) {
+          x++;
+          continue;
+        }
         if (v !== last) {
           s = statsOf(acc, v);
           last = v;
         }
-        const gx = begin[2] + x;
-        s[STAT.count] = s[STAT.count]! + 1;
-        s[STAT.sumZ] = s[STAT.sumZ]! + gz;
-        s[STAT.sumY] = s[STAT.sumY]! + gy;
-        s[STAT.sumX] = s[STAT.sumX]! + gx;
+        const x0 = x;
+        let faces = s[STAT.faceArea]!;
+        for (; x < hi[2] && data[row + x] === v; x++) {
+          const i = row + x;
+          let f = 0;
+          if (data[i - 1] !== v) f += faceX;
+          if (data[i + 1] !== v) f += faceX;
+          if (data[i - sy] !== v) f += faceY;
+          if (data[i + sy] !== v) f += faceY;
+          if (data[i - sz] !== v) f += faceZ;
+          if (data[i + sz] !== v) f += faceZ;
+          faces += f;
+        }
+        s[STAT.faceArea] = faces;
+        const n = x - x0;
+        const gx0 = origin[2] + x0;
+        const gx1 = gx0 + n - 1;
+        s[STAT.count] = s[STAT.count]! + n;
+        s[STAT.sumZ] = s[STAT.sumZ]! + gz * n;
+        s[STAT.sumY] = s[STAT.sumY]! + gy * n;
+        s[STAT.sumX] = s[STAT.sumX]! + ((gx0 + gx1) * n) / 2;
         if (gz < s[STAT.minZ]!) s[STAT.minZ] = gz;
         if (gy < s[STAT.minY]!) s[STAT.minY] = gy;
-        if (gx < s[STAT.minX]!) s[STAT.minX] = gx;
+        if (gx0 < s[STAT.minX]!) s[STAT.minX] = gx0;
         if (gz > s[STAT.maxZ]!) s[STAT.maxZ] = gz;
         if (gy > s[STAT.maxY]!) s[STAT.maxY] = gy;
-        if (gx > s[STAT.maxX]!) s[STAT.maxX] = gx;
-        let f = 0;
-        if (data[i - 1] !== v) f += faceX;
-        if (data[i + 1] !== v) f += faceX;
-        if (data[i - sy] !== v) f += faceY;
-        if (data[i + sy] !== v) f += faceY;
-        if (data[i - sz] !== v) f += faceZ;
-        if (data[i + sz] !== v) f += faceZ;
-        s[STAT.faceArea] = s[STAT.faceArea]! + f;
+        if (gx1 > s[STAT.maxX]!) s[STAT.maxX] = gx1;
       }
     }
   }
-}
-
-/**
- * Adds the smoothed marching-cubes area of every id over the cells [cellBegin, cellEnd) of `data`.
- * Only cells near a boundary can carry surface: a cell's corners average the voxels from its lower
- * corner - 1 to its lower corner + 2, so it is skipped unless that 4^3 neighbourhood holds a voxel
- * with a differing face neighbour.
- */
-function smoothedSurfaceAreas(
-  data: IdArray,
-  shape: Coordinate,
-  cellBegin: Coordinate,
-  cellEnd: Coordinate,
-  voxelSize: Coordinate,
-  acc: Map<number, Float64Array>,
-): void {
-  const [nz, ny, nx] = shape;
-  const sy = nx;
-  const sz = ny * nx;
-  const n = nz * sz;
-  // Voxels with a differing face neighbour, then spread over [-1, +2] on each axis.
-  let near: Uint8Array = new Uint8Array(n);
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      let i = z * sz + y * sy;
-      for (let x = 0; x < nx; x++, i++) {
-        const v = data[i]!;
-        if (
-          (x + 1 < nx && data[i + 1] !== v) ||
-          (y + 1 < ny && data[i + sy] !== v) ||
-          (z + 1 < nz && data[i + sz] !== v)
-        ) {
-          near[i] = 1;
-          if (x + 1 < nx) near[i + 1] = 1;
-          if (y + 1 < ny) near[i + sy] = 1;
-          if (z + 1 < nz) near[i + sz] = 1;
-        }
-      }
-    }
-  }
-  near = spread(near, shape, 2, 1);
-  near = spread(near, shape, 1, sy);
-  near = spread(near, shape, 0, sz);
-
-  const s = [voxelSize[2], voxelSize[1], voxelSize[0]]; // x, y, z
-  const corner = new Int32Array(8);
-  for (let k = 0; k < 8; k++) corner[k] = (k & 1) + ((k >> 1) & 1) * sy + ((k >> 2) & 1) * sz;
-  const window = new Int32Array(27);
-  for (let dz = -1, w = 0; dz <= 1; dz++)
-    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) window[w++] = dx + dy * sy + dz * sz;
-  const hood = new Int32Array(64);
-  for (let dz = -1, w = 0; dz <= 2; dz++)
-    for (let dy = -1; dy <= 2; dy++) for (let dx = -1; dx <= 2; dx++) hood[w++] = dx + dy * sy + dz * sz;
-  const ids = new Float64Array(64);
-  const f = new Float64Array(8);
-  const vert = new Float64Array(36);
-  for (let z = cellBegin[0]; z < cellEnd[0]; z++) {
-    for (let y = cellBegin[1]; y < cellEnd[1]; y++) {
-      let i = z * sz + y * sy + cellBegin[2];
-      for (let x = cellBegin[2]; x < cellEnd[2]; x++, i++) {
-        if (!near[i]) continue;
-        let nIds = 0;
-        for (let h = 0; h < 64; h++) {
-          const v = data[i + hood[h]!]!;
-          if (v === 0) continue;
-          let known = false;
-          for (let j = 0; j < nIds; j++) {
-            if (ids[j] === v) {
-              known = true;
-              break;
-            }
-          }
-          if (!known) ids[nIds++] = v;
-        }
-        for (let j = 0; j < nIds; j++) {
-          const id = ids[j]!;
-          let config = 0;
-          for (let k = 0; k < 8; k++) {
-            const at = i + corner[k]!;
-            let cnt = 0;
-            for (let w = 0; w < 27; w++) if (data[at + window[w]!] === id) cnt++;
-            f[k] = cnt / 27;
-            if (cnt > 13) config |= 1 << k;
-          }
-          if (config === 0 || config === 255) continue;
-          const t = TRIANGLES[config]!;
-          for (let e = 0; e < 12; e++) {
-            const [a, b] = EDGES[e]!;
-            const fa = f[a]!;
-            const fb = f[b]!;
-            if (fa > 0.5 === fb > 0.5) continue;
-            const u = (0.5 - fa) / (fb - fa);
-            vert[3 * e] = ((a & 1) + u * ((b & 1) - (a & 1))) * s[0]!;
-            vert[3 * e + 1] = (((a >> 1) & 1) + u * (((b >> 1) & 1) - ((a >> 1) & 1))) * s[1]!;
-            vert[3 * e + 2] = (((a >> 2) & 1) + u * (((b >> 2) & 1) - ((a >> 2) & 1))) * s[2]!;
-          }
-          let area = 0;
-          for (let q = 0; q < t.length; q += 3) {
-            const p0 = 3 * t[q]!;
-            const p1 = 3 * t[q + 1]!;
-            const p2 = 3 * t[q + 2]!;
-            const ux = vert[p1]! - vert[p0]!;
-            const uy = vert[p1 + 1]! - vert[p0 + 1]!;
-            const uz = vert[p1 + 2]! - vert[p0 + 2]!;
-            const wx = vert[p2]! - vert[p0]!;
-            const wy = vert[p2 + 1]! - vert[p0 + 1]!;
-            const wz = vert[p2 + 2]! - vert[p0 + 2]!;
-            const cx = uy * wz - uz * wy;
-            const cy = uz * wx - ux * wz;
-            const cz = ux * wy - uy * wx;
-            area += 0.5 * Math.sqrt(cx * cx + cy * cy + cz * cz);
-          }
-          add(statsOf(acc, id), STAT.smoothArea, area);
-        }
-      }
-    }
-  }
-}
-
-/** out[i] = max of m over [i - 1, i + 2] along one axis (stride `step`). */
-function spread(m: Uint8Array, shape: Coordinate, axis: number, step: number): Uint8Array {
-  const out = new Uint8Array(m.length);
-  const len = shape[axis]!;
-  for (let i = 0; i < m.length; i++) {
-    if (!m[i]) continue;
-    const p = Math.floor(i / step) % len;
-    for (let d = -2; d <= 1; d++) {
-      const q = p + d;
-      if (q >= 0 && q < len) out[i + d * step] = 1;
-    }
-  }
-  return out;
 }
 
 function toRegionStats(acc: Map<number, Float64Array>): RegionStats {

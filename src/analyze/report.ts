@@ -339,9 +339,15 @@ function contactsSection(ds: readonly DatasetResults[]): string | undefined {
       ];
     }),
   ];
+  // The A and B id columns: the " ID" columns other than "Contact ID" (which leads contacts tables
+  // since the catalogue's segment look-up reads the first column; older tables start with A and B).
+  const sides = (t: ResultTable) => {
+    const s = t.columns.flatMap((c, i) => (/ ID$/.test(c) && c !== "Contact ID" ? [i] : []));
+    return [s[0] ?? 0, s[1] ?? 1] as const;
+  };
   const label = (n: string, t: ResultTable | undefined) =>
     t
-      ? `${t.columns[0]!.replace(/ ID$/, "")} – ${t.columns[1]!.replace(/ ID$/, "")}`
+      ? `${t.columns[sides(t)[0]]!.replace(/ ID$/, "")} – ${t.columns[sides(t)[1]]!.replace(/ ID$/, "")}`
       : n.replace(/^contacts_/, "");
   const labels = names.map((n) => label(n, ds.map((_, k) => get(k, n)).find(Boolean)));
   const rows = names.map((n, i) => [
@@ -350,8 +356,9 @@ function contactsSection(ds: readonly DatasetResults[]): string | undefined {
       const t = get(k, n);
       if (!t) return ["–", "–", "–", "–"];
       const areas = column(t, "Area (nm^2)").sort((a, b) => a - b);
-      const a = new Set(t.rows.map((r) => r[0]));
-      const b = new Set(t.rows.map((r) => r[1]));
+      const [ia, ib] = sides(t);
+      const a = new Set(t.rows.map((r) => r[ia]));
+      const b = new Set(t.rows.map((r) => r[ib]));
       return [
         fmt(t.rows.length),
         fmt(um2(areas.reduce((s, v) => s + v, 0))),

@@ -58,7 +58,10 @@ export function registerContacts(program: Command): void {
         overwrite: o.overwrite,
       });
       const area = r.rows.reduce((s, x) => s + x.area, 0);
-      const recorded = await recordCsvTable(dataset, path.basename(r.csvPath, ".csv"), r.csvPath);
+      // The table's first column is the contact id, so hovering a contact in the viewer finds its row.
+      const recorded = await recordCsvTable(dataset, path.basename(r.csvPath, ".csv"), r.csvPath, {
+        array: r.outputArray,
+      });
       process.stdout.write(
         `${a} - ${b} within ${o.distance ?? 10} nm: ${r.rows.length} contacts (${r.found - r.rows.length} below the minimum volume or one-sided), total area ${area.toExponential(3)} nm^2\n  array: ${r.output}\n  table: ${r.csvPath} (${r.seconds.toFixed(1)} s)${recorded.catalog ? `, catalogue ${recorded.catalog}` : ""}\n`,
       );

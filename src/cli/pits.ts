@@ -1,5 +1,7 @@
+import * as path from "node:path";
 import type { Command } from "commander";
 import { runPits } from "../analyze/pits.ts";
+import { recordCsvTable } from "../analyze/results.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { numberArg, positiveInt } from "./args.ts";
 
@@ -28,7 +30,7 @@ export function registerPits(program: Command): void {
   program
     .command("pits")
     .description(
-      "clathrin-coated pits and vesicles as ASEM analysed them: each instance classified by its distance to the plasma membrane (the cell mask's boundary): touching = pit (caveola when small), within 400 nm = endocytic vesicle, farther = secretory; depth, width at half depth and neck of each pit's cavity, ellipse-fit axes and eccentricity (major/minor); writes tables/coated_pits.csv",
+      "clathrin-coated pits and vesicles as ASEM analysed them: each instance classified by its distance to the plasma membrane (the cell mask's boundary): touching = pit (caveola when small), within 400 nm = endocytic vesicle, farther = secretory; depth, width at half depth and neck of each pit's cavity, ellipse-fit axes and eccentricity (major/minor); writes tables/coated_pits.csv (also in the catalogue)",
     )
     .argument("<dataset>", "dataset container, e.g. cell.zarr")
     .option("--objects <array>", "coated-structure instances (default labels/ccp)")
@@ -64,12 +66,17 @@ export function registerPits(program: Command): void {
         minVoxels: o.minVoxels,
         table: o.table,
       });
+      const objects = o.objects ?? "labels/ccp";
+      // The table's first column is the object id: the viewer's segment look-up reads it.
+      const recorded = await recordCsvTable(dataset, path.basename(r.csvPath, ".csv"), r.csvPath, {
+        array: objects,
+      });
       const s = r.summary;
       const c = s.counts;
       const lines = [
-        `${o.objects ?? "labels/ccp"}: ${r.rows.length} objects: ${c.pit} pits, ${c.caveola} caveolae, ${c.vesicle} endocytic vesicles (<= ${o.distance ?? 400} nm), ${c.secretory} secretory`,
+        `${objects}: ${r.rows.length} objects: ${c.pit} pits, ${c.caveola} caveolae, ${c.vesicle} endocytic vesicles (<= ${o.distance ?? 400} nm), ${c.secretory} secretory`,
         `  pits: depth median ${f1(s.pitDepth)} nm (IQR ${f1(s.depthQuartiles[0])}-${f1(s.depthQuartiles[1])}), width at half depth median ${f1(s.pitWidth)} nm (IQR ${f1(s.widthQuartiles[0])}-${f1(s.widthQuartiles[1])}); eccentricity median ${Number.isNaN(s.eccentricity) ? "n/a" : s.eccentricity.toFixed(2)}`,
-        `  table: ${r.csvPath} (${r.seconds.toFixed(1)} s)`,
+        `  table: ${r.csvPath} (${r.seconds.toFixed(1)} s)${recorded.catalog ? `, catalogue ${recorded.catalog}` : ""}`,
       ];
       process.stdout.write(`${lines.join("\n")}\n`);
     });

@@ -1,5 +1,7 @@
+import * as path from "node:path";
 import type { Command } from "commander";
 import { runPores } from "../analyze/pores.ts";
+import { recordCsvTable } from "../analyze/results.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { numberArg, positiveInt } from "./args.ts";
 
@@ -30,7 +32,7 @@ export function registerPores(program: Command): void {
   program
     .command("pores")
     .description(
-      "nuclear pore diameters as ASEM measured them: per pore instance the centroid, the envelope's normal (plane fit to the nucleus label's surface around it), the raw image resampled across that normal, and the median of 18 radial membrane peak-to-peak distances 10 degrees apart; writes tables/nuclear_pores.csv and a summary (median, percentiles, Shapiro-Wilk, Kolmogorov-Smirnov against a normal at the median with sd 6 nm)",
+      "nuclear pore diameters as ASEM measured them: per pore instance the centroid, the envelope's normal (plane fit to the nucleus label's surface around it), the raw image resampled across that normal, and the median of 18 radial membrane peak-to-peak distances 10 degrees apart; writes tables/nuclear_pores.csv and a summary (median, percentiles, Shapiro-Wilk, Kolmogorov-Smirnov against a normal at the median with sd 6 nm), both also in the catalogue",
     )
     .argument("<dataset>", "dataset container, e.g. cell.zarr")
     .option("--pores <array>", "pore instances (default labels/nuclear_pore)")
@@ -60,11 +62,17 @@ export function registerPores(program: Command): void {
         minVoxels: o.minVoxels,
         table: o.table,
       });
+      const pores = o.pores ?? "labels/nuclear_pore";
+      // The per-pore table's first column is the pore id: the viewer's segment look-up reads it.
+      const recorded = await recordCsvTable(dataset, path.basename(r.csvPath, ".csv"), r.csvPath, {
+        array: pores,
+      });
+      await recordCsvTable(dataset, path.basename(r.summaryPath, ".csv"), r.summaryPath);
       const s = r.summary;
       const lines = [
-        `${o.pores ?? "labels/nuclear_pore"}: ${s.count} pores, ${s.measured} measured; diameter median ${f1(s.median)} nm (10-90 %: ${f1(s.p10)}-${f1(s.p90)}, range ${f1(s.min)}-${f1(s.max)}), mean ${f1(s.mean)} +- ${f1(s.sd)} nm`,
+        `${pores}: ${s.count} pores, ${s.measured} measured; diameter median ${f1(s.median)} nm (10-90 %: ${f1(s.p10)}-${f1(s.p90)}, range ${f1(s.min)}-${f1(s.max)}), mean ${f1(s.mean)} +- ${f1(s.sd)} nm`,
         `  Shapiro-Wilk W ${p3(s.shapiro?.statistic)}, p ${p3(s.shapiro?.pValue)}; KS vs N(${f1(s.ks?.mean)}, ${f1(s.ks?.sd)}) D ${p3(s.ks?.statistic)}, p ${p3(s.ks?.pValue)}`,
-        `  table: ${r.csvPath}, summary: ${r.summaryPath} (${r.seconds.toFixed(1)} s)`,
+        `  table: ${r.csvPath}, summary: ${r.summaryPath} (${r.seconds.toFixed(1)} s)${recorded.catalog ? `, catalogue ${recorded.catalog}` : ""}`,
       ];
       process.stdout.write(`${lines.join("\n")}\n`);
     });
