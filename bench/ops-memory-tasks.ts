@@ -1,7 +1,8 @@
 /**
  * The compute-only variant of bench/ops-parallel.ts: the same block plans, the same block kernels
- * (src/preprocess/ops-task.ts computeLocalOp, src/ops labelBlock / holeTable / keepLargeTable /
- * blockLabelMap, the CLAHE block functions) and the same worker-thread runner, but inputs and outputs
+ * (src/preprocess/ops-task.ts computeLocalOp, src/ops labelBlockRuns / mergeBlockLabels / holeTable /
+ * keepLargeTable / blockLabelMap and the run painters, the CLAHE block functions) and the same
+ * worker-thread runner, but inputs and outputs
  * live in SharedArrayBuffers instead of an OME-Zarr store: a block copies its read box out of the
  * shared input and its result into the shared output (row copies, no (de)compression, no files).
  * What this measures is the algorithms plus the block-wise overheads (context, the merge, the
@@ -25,12 +26,15 @@ import {
 import {
   type BlockLabelSummary,
   blockLabelMap,
-  labelBlock,
+  checkMap,
+  labelBlockRuns,
   mergeBlockLabels,
-  relabelMaskBlock,
+  paintRunLabels,
+  type RunLabels,
 } from "../src/ops/connected-components.ts";
-import { applyHoleTable, holeTable } from "../src/ops/fill-holes.ts";
-import { applyKeepTable, keepLargeTable } from "../src/ops/remove-small.ts";
+import { holeTable } from "../src/ops/fill-holes.ts";
+import { keepLargeTable } from "../src/ops/remove-small.ts";
+import { paintRunsMask } from "../src/ops/runs.ts";
 import { valueRange } from "../src/ops/threshold.ts";
 import { type Connectivity, intersectBoxes } from "../src/ops/volume3d.ts";
 import { computeLocalOp, type LocalOp, localOpContext } from "../src/preprocess/ops-task.ts";
@@ -100,35 +104,68 @@ interface LabelParams {
   readonly connectivity: Connectivity;
 }
 
-async function labelSummaryBlock(block: Block, p: LabelParams): Promise<BlockLabelSummary> {
-  const box = boxOf(p.input, block.writeRoi);
-  const mask = readBox(p.input, box) as Uint8Array;
-  return labelBlock(mask, box.shape, { ofZeros: p.ofZeros, connectivity: p.connectivity }).summary;
+/**
+ * A block's runs and local ids in shared memory: the label phase hands them back with the summary
+ * (structured clone shares the buffers), the apply phase paints from them on whichever thread gets
+ * the block — as the store-backed run saves them to a file next to the summary.
+ */
+function shareRunLabels(rl: RunLabels): RunLabels {
+  const share = (a: Int32Array, n: number) => {
+    const b = new Int32Array(new SharedArrayBuffer(4 * n));
+    b.set(a.subarray(0, n));
+    return b;
+  };
+  const { runs } = rl;
+  const c = runs.count;
+  return {
+    runs: {
+      shape: runs.shape,
+      rowStart: share(runs.rowStart, runs.rowStart.length),
+      x0: share(runs.x0, c),
+      x1: share(runs.x1, c),
+      count: c,
+    },
+    runLabel: share(rl.runLabel, c),
+    count: rl.count,
+  };
 }
 
-interface ApplyParams extends LabelParams {
+interface LabelledBlock {
+  readonly summary: BlockLabelSummary;
+  readonly runLabels: RunLabels;
+}
+
+async function labelSummaryBlock(block: Block, p: LabelParams): Promise<LabelledBlock> {
+  const box = boxOf(p.input, block.writeRoi);
+  const mask = readBox(p.input, box) as Uint8Array;
+  const r = labelBlockRuns(mask, box.shape, { ofZeros: p.ofZeros, connectivity: p.connectivity });
+  return { summary: r.summary, runLabels: shareRunLabels(r.runLabels) };
+}
+
+interface ApplyParams {
+  readonly input: SharedVolume;
   readonly output: SharedVolume;
   readonly how: "keep" | "fill" | "relabel";
+  /** Per block: its runs and local ids from the label phase. */
+  readonly blocks: readonly RunLabels[];
   /** Per block: keep / fill table, or the local-to-global label map. */
   readonly tables: readonly (Uint8Array | Uint32Array)[];
 }
 
 async function applyBlock(block: Block, p: ApplyParams): Promise<void> {
   const box = boxOf(p.input, block.writeRoi);
-  const mask = readBox(p.input, box) as Uint8Array;
+  const rl = p.blocks[block.id]!;
   const table = p.tables[block.id]!;
-  const options = { ofZeros: p.ofZeros, connectivity: p.connectivity };
-  if (p.how === "relabel") {
-    writeBox(p.output, box, relabelMaskBlock(mask, box.shape, table as Uint32Array, options));
-    return;
+  checkMap(rl, table, "memory apply");
+  // painted straight into the shared output: the runs write every voxel of the block once
+  const at = { shape: p.output.shape, begin: box.begin };
+  const out = viewOf(p.output.dtype, p.output.buffer);
+  // the shared output is fresh (all zero): paint only what is not 0
+  if (p.how === "relabel") paintRunLabels(rl, out as Uint32Array, table as Uint32Array, at, true);
+  else {
+    const gap = p.how === "fill" ? 1 : 0;
+    paintRunsMask(rl.runs, rl.runLabel, table as Uint8Array, gap, out as Uint8Array, at, true);
   }
-  // As components.apply: the block labelled again (the same local ids), the table applied per voxel.
-  const { labels } = labelBlock(mask, box.shape, options);
-  const out =
-    p.how === "fill"
-      ? applyHoleTable(mask, labels, table as Uint8Array)
-      : applyKeepTable(labels, table as Uint8Array);
-  writeBox(p.output, box, out);
 }
 
 async function claheRangeBlock(block: Block, p: { input: SharedVolume }): Promise<[number, number]> {
@@ -226,7 +263,8 @@ export async function memoryComponents(
   const ofZeros = op.how === "fill";
   const label: LabelParams = { input, ofZeros, connectivity: op.connectivity };
   const values = await run(s, { fn: "mem.label", params: label });
-  const summaries = [...values.keys()].sort((a, b) => a - b).map((k) => values.get(k) as BlockLabelSummary);
+  const labelled = [...values.keys()].sort((a, b) => a - b).map((k) => values.get(k) as LabelledBlock);
+  const summaries = labelled.map((l) => l.summary);
   const merge = mergeBlockLabels(input.shape, blockVoxels, summaries, op.connectivity);
   const tables = summaries.map((_, b) =>
     op.how === "relabel"
@@ -235,7 +273,8 @@ export async function memoryComponents(
         ? holeTable(merge, b)
         : keepLargeTable(merge, b, op.minSize),
   );
-  const apply: ApplyParams = { ...label, output, how: op.how, tables };
+  const blocks = labelled.map((l) => l.runLabels);
+  const apply: ApplyParams = { input, output, how: op.how, blocks, tables };
   await run(s, { fn: "mem.apply", params: apply });
 }
 

@@ -18,10 +18,16 @@ import {
   blockLabelMap,
   connectedComponents,
   labelBlock,
+  labelBlockRuns,
   mergeBlockLabels,
+  paintRunLabels,
+  rankByFirst,
   relabelBlock,
   relabelMaskBlock,
 } from "./connected-components.ts";
+import { fillHoles, holeTable } from "./fill-holes.ts";
+import { keepLargeTable, removeSmallObjects } from "./remove-small.ts";
+import { paintRunsMask } from "./runs.ts";
 import type { Connectivity } from "./volume3d.ts";
 
 const CONNS: Connectivity[] = [6, 18, 26];
@@ -218,5 +224,82 @@ describe("block-wise connected components", () => {
     const s = labelBlock(new Uint8Array(8), [2, 2, 2]).summary;
     expect(() => mergeBlockLabels([4, 2, 2], [2, 2, 2], [s])).toThrow(/1 block summaries for a grid/);
     expect(() => mergeBlockLabels([3, 2, 2], [2, 2, 2], [s, s])).toThrow(/block 1 has shape/);
+  });
+
+  it("label once, merge, paint from the kept runs: equal to the whole volume with blocks of 1 to 4 voxels", () => {
+    const rand = rng(77);
+    for (let t = 0; t < 24; t++) {
+      const shape: Coordinate = [
+        2 + Math.floor(rand() * 9),
+        2 + Math.floor(rand() * 9),
+        2 + Math.floor(rand() * 11),
+      ];
+      const block: Coordinate = [
+        1 + Math.floor(rand() * 4),
+        1 + Math.floor(rand() * 4),
+        1 + Math.floor(rand() * 4),
+      ];
+      const mask = randomMask(shape[0] * shape[1] * shape[2], 0.25 + 0.5 * rand(), rand);
+      const conn = CONNS[t % 3]!;
+      const tiles = tileBlocks(shape, block);
+      const fg = tiles.map((b) =>
+        labelBlockRuns(
+          cutBox(mask, shape, b.begin, b.shape, (k) => new Uint8Array(k)),
+          b.shape,
+          {
+            connectivity: conn,
+          },
+        ),
+      );
+      const bg = tiles.map((b) =>
+        labelBlockRuns(
+          cutBox(mask, shape, b.begin, b.shape, (k) => new Uint8Array(k)),
+          b.shape,
+          {
+            connectivity: conn,
+            ofZeros: true,
+          },
+        ),
+      );
+      const what = `${shape} in blocks of ${block}, conn ${conn}`;
+      const mergeFg = mergeBlockLabels(
+        shape,
+        block,
+        fg.map((r) => structuredClone(r.summary)),
+        conn,
+      );
+      const mergeBg = mergeBlockLabels(
+        shape,
+        block,
+        bg.map((r) => structuredClone(r.summary)),
+        conn,
+      );
+      const labels = new Uint32Array(mask.length);
+      const kept = new Uint8Array(mask.length);
+      const filled = new Uint8Array(mask.length);
+      tiles.forEach((b, id) => {
+        const at = { shape, begin: b.begin };
+        // fresh outputs, blocks disjoint: only the non-zero runs need writing
+        paintRunLabels(fg[id]!.runLabels, labels, blockLabelMap(mergeFg, id), at, true);
+        const f = fg[id]!.runLabels;
+        paintRunsMask(f.runs, f.runLabel, keepLargeTable(mergeFg, id, 4), 0, kept, at, true);
+        const h = bg[id]!.runLabels;
+        paintRunsMask(h.runs, h.runLabel, holeTable(mergeBg, id, { smallerThan: 6 }), 1, filled, at);
+      });
+      const whole = connectedComponents(mask, shape, { connectivity: conn });
+      expect(mergeFg.count, what).toBe(whole.count);
+      expect(countDifferences(labels, whole.labels), what).toBe(0);
+      const keep = removeSmallObjects(mask, shape, 4, { connectivity: conn });
+      expect(countDifferences(kept, keep), what).toBe(0);
+      const fill = fillHoles(mask, shape, { connectivity: conn, smallerThan: 6 });
+      expect(countDifferences(filled, fill), what).toBe(0);
+    }
+  });
+
+  it("ranks roots by first voxel with the packed sort and, past 2^53, by binary search", () => {
+    const root = Int32Array.from([0, 0, 2, 3, 2, 5]);
+    const first = Float64Array.from([40, Infinity, 7, 1e15, Infinity, 9]);
+    expect([...rankByFirst(root, first, 4, 100)]).toEqual([2, 5, 0, 3]);
+    expect([...rankByFirst(root, first, 4, 2 ** 52)]).toEqual([2, 5, 0, 3]);
   });
 });

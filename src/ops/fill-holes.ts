@@ -58,9 +58,10 @@ export function fillHoles(mask: Uint8Array, shape: Coordinate, options: FillHole
 }
 
 /**
- * Block-wise hole filling, step 2 of 3: after labelBlock(mask, shape, {ofZeros: true}) on every block
- * and mergeBlockLabels (with the same connectivity), the table of block `blockId`'s local background
- * labels to fill (1) or leave (0).
+ * Block-wise hole filling, step 2 of 3: after labelBlockRuns (or labelBlock) with `ofZeros: true` on
+ * every block and mergeBlockLabels (with the same connectivity), the table of block `blockId`'s local
+ * background labels to fill (1) or leave (0). Step 3 paints it from the block's kept runs
+ * (runs.ts paintRunsMask with gap 1), or applyHoleTable applies it to a local label volume.
  */
 export function holeTable(
   merge: BlockLabelMerge,
@@ -82,7 +83,7 @@ export function holeTable(
   return table;
 }
 
-/** Step 3: the block's filled mask from its mask, its local background labels and its hole table. */
+/** Step 3 from a label volume: the filled mask from the mask, its local background labels and the table. */
 export function applyHoleTable(
   mask: Uint8Array,
   backgroundLabels: Uint32Array,

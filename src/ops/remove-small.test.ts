@@ -67,6 +67,37 @@ describe("remove small objects against flood fill", () => {
   });
 });
 
+describe("removeSmallLabels in one pass", () => {
+  it("equals a plain count-and-clear into fresh, reused and in-place outputs, also when many runs stay small", () => {
+    const rand = rng(9);
+    for (const [n, ids, runLength, minSize] of [
+      [5000, 40, 12, 60],
+      [6000, 3000, 1, 2], // thousands of small runs: more than the remembered runs allow
+      [20000, 300, 30, 100],
+    ] as const) {
+      const labels = new Uint32Array(n);
+      for (let i = 0; i < n; ) {
+        const v = rand() < 0.4 ? 0 : 1 + Math.floor(rand() * ids);
+        const e = Math.min(n, i + 1 + Math.floor(rand() * runLength));
+        labels.fill(v, i, e);
+        i = e;
+      }
+      const size = new Map<number, number>();
+      for (const v of labels) size.set(v, (size.get(v) ?? 0) + 1);
+      const want = labels.map((v) => (size.get(v)! < minSize ? 0 : v));
+      expect(countDifferences(want, labels)).toBeGreaterThan(0);
+      expect(countDifferences(removeSmallLabels(labels, minSize), want)).toBe(0);
+      const reused = new Uint32Array(n).fill(123);
+      expect(countDifferences(removeSmallLabels(labels, minSize, reused), want)).toBe(0);
+      const copy = labels.slice();
+      removeSmallLabels(copy, minSize, copy);
+      expect(countDifferences(copy, want)).toBe(0);
+      const i32 = Int32Array.from(labels);
+      expect(countDifferences(removeSmallLabels(i32, minSize), want)).toBe(0);
+    }
+  });
+});
+
 describe("block-wise remove small objects", () => {
   it("equals the whole-volume result with blocks much smaller than the objects", () => {
     for (const c of opsFixtures().cases) {

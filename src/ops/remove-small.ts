@@ -42,13 +42,18 @@ export function removeSmallObjects(
   }
   const keep = new Uint8Array(rl.count + 1);
   for (let l = 1; l <= rl.count; l++) keep[l] = sizes[l]! >= minSize ? 1 : 0;
-  paintRunsMask(rl.runs, rl.runLabel, keep, 0, out);
+  paintRunsMask(rl.runs, rl.runLabel, keep, 0, out, undefined, options.out === undefined);
   return out;
 }
 
 /**
  * Label image without the ids that have fewer than `minSize` voxels in total (they become 0). Returns
  * a new array of the same type unless `out` is given (which may be `labels` itself).
+ *
+ * The output starts as a copy of the input (one memcpy), then one pass over the voxels in runs of
+ * one id counts each id and remembers the runs of ids that were still below `minSize` when seen.
+ * Only those runs are visited again, to clear the ids that stayed small: far fewer than the voxels,
+ * so each voxel is read once and written about once.
  */
 export function removeSmallLabels<T extends LabelArray>(labels: T, minSize: number, out?: T): T {
   checkMinSize(minSize, "remove small labels");
@@ -57,49 +62,70 @@ export function removeSmallLabels<T extends LabelArray>(labels: T, minSize: numb
   if (dst.length !== n)
     throw invalidArgument(`remove small labels: out has ${dst.length} elements, expected ${n}`);
   if (n === 0) return dst;
-  // Dense ids: count run by run (label images come in long runs of one id) into a table that grows
-  // with the largest id seen; ids beyond denseLimit switch to counting in a map.
+  if ((dst as LabelArray) !== (labels as LabelArray)) (dst as Uint32Array).set(labels as Uint32Array);
+  // Dense ids: counted in a table that grows with the largest id seen; ids beyond denseLimit switch
+  // to counting in a map.
   const denseLimit = 4 * n + 1024;
   let counts = new Float64Array(Math.min(1024, denseLimit));
-  let prev = labels[0]!;
-  let run = 0;
-  let sparse = false;
-  for (let i = 0; i <= n; i++) {
-    // i === n flushes the last run
-    if (i < n && labels[i] === prev) {
-      run++;
-      continue;
-    }
-    if (prev < 0) throw invalidArgument(`remove small labels: negative label ${prev}; ids must be >= 0`);
-    if (prev >= counts.length) {
-      if (prev >= denseLimit) {
-        sparse = true;
-        break;
-      }
-      const grown = new Float64Array(Math.min(denseLimit, Math.max(prev + 1, 2 * counts.length)));
+  // runs of ids below minSize when seen: start, end, id (growable); past maxPending the second
+  // visit scans every voxel instead
+  const maxPending = Math.max(1024, n >>> 3);
+  let pending = new Float64Array(3 * 1024);
+  let pendingCount = 0;
+  let overflow = false;
+  let i = 0;
+  while (i < n) {
+    const v = labels[i]!;
+    const s = i;
+    i++;
+    while (i < n && labels[i] === v) i++;
+    if (v < 0) throw invalidArgument(`remove small labels: negative label ${v}; ids must be >= 0`);
+    if (v >= counts.length) {
+      if (v >= denseLimit) return removeSmallSparse(labels, minSize, dst);
+      const grown = new Float64Array(Math.min(denseLimit, Math.max(v + 1, 2 * counts.length)));
       grown.set(counts);
       counts = grown;
     }
-    counts[prev] = counts[prev]! + run;
-    if (i < n) prev = labels[i]!;
-    run = 1;
-  }
-  if (!sparse) {
-    const keep = new Uint32Array(counts.length);
-    for (let v = 0; v < counts.length; v++) keep[v] = counts[v]! >= minSize ? v : 0;
-    let last = -1;
-    let mapped = 0;
-    for (let i = 0; i < n; i++) {
-      const v = labels[i]!;
-      if (v !== last) {
-        last = v;
-        mapped = keep[v]!;
+    const before = counts[v]!;
+    counts[v] = before + (i - s);
+    if (v !== 0 && before < minSize && !overflow) {
+      if (pendingCount === maxPending) overflow = true;
+      else {
+        if (3 * pendingCount === pending.length) {
+          const grown = new Float64Array(2 * pending.length);
+          grown.set(pending);
+          pending = grown;
+        }
+        pending[3 * pendingCount] = s;
+        pending[3 * pendingCount + 1] = i;
+        pending[3 * pendingCount + 2] = v;
+        pendingCount++;
       }
-      dst[i] = mapped;
+    }
+  }
+  if (overflow) {
+    for (let k = 0; k < n; k++) {
+      const v = dst[k]!;
+      if (v !== 0 && counts[v]! < minSize) dst[k] = 0;
     }
     return dst;
   }
-  // sparse ids (e.g. hashed or global instance ids): count in a map
+  for (let k = 0; k < pendingCount; k++) {
+    const v = pending[3 * k + 2]!;
+    if (counts[v]! < minSize) fillRun(dst, pending[3 * k]!, pending[3 * k + 1]!, 0);
+  }
+  return dst;
+}
+
+/** dst[s..e) = v: a plain loop for short runs, where a native fill call costs more than it saves. */
+function fillRun(dst: LabelArray, s: number, e: number, v: number): void {
+  if (e - s > 16) dst.fill(v, s, e);
+  else for (let k = s; k < e; k++) dst[k] = v;
+}
+
+/** Sparse ids (e.g. hashed or global instance ids): counted in a map. */
+function removeSmallSparse<T extends LabelArray>(labels: T, minSize: number, dst: T): T {
+  const n = labels.length;
   const map = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const v = labels[i]!;
@@ -114,9 +140,10 @@ export function removeSmallLabels<T extends LabelArray>(labels: T, minSize: numb
 }
 
 /**
- * Block-wise remove small objects, step 2 of 3: after labelBlock on every block and
- * mergeBlockLabels, the table of block `blockId`'s local labels to keep (1) or drop (0), judged by
- * the size of the global component each belongs to.
+ * Block-wise remove small objects, step 2 of 3: after labelBlockRuns (or labelBlock) on every block
+ * and mergeBlockLabels, the table of block `blockId`'s local labels to keep (1) or drop (0), judged
+ * by the size of the global component each belongs to. Step 3 paints it from the block's kept runs
+ * (runs.ts paintRunsMask with gap 0), or applyKeepTable applies it to a local label volume.
  */
 export function keepLargeTable(merge: BlockLabelMerge, blockId: number, minSize: number): Uint8Array {
   checkMinSize(minSize, "remove small objects (block)");
@@ -132,7 +159,7 @@ export function keepLargeTable(merge: BlockLabelMerge, blockId: number, minSize:
   return table;
 }
 
-/** Step 3: the block's mask from its local labels and its keep table (0/1 output). */
+/** Step 3 from a label volume: the block's mask from its local labels and its keep table (0/1). */
 export function applyKeepTable(localLabels: Uint32Array, table: Uint8Array, out?: Uint8Array): Uint8Array {
   const dst = outOrNew(out, localLabels.length, (k) => new Uint8Array(k), "apply keep table");
   for (let i = 0; i < localLabels.length; i++) {

@@ -104,8 +104,11 @@ export function rowRuns(mask: Uint8Array, shape: Coordinate, ofZeros = false): R
   return { shape, rowStart, x0, x1, count };
 }
 
+/** Typed arrays the run painters write. */
+export type PaintTarget = Uint8Array | Uint16Array | Uint32Array | Int32Array;
+
 /** out[s..e) = v; a plain loop for short spans, where a native fill call costs more than it saves. */
-export function fillSpan(out: Uint8Array | Uint32Array, s: number, e: number, v: number): void {
+export function fillSpan(out: PaintTarget, s: number, e: number, v: number): void {
   if (e - s > 24) out.fill(v, s, e);
   else for (let i = s; i < e; i++) out[i] = v;
 }
@@ -120,6 +123,83 @@ export function paintRunsMask(
   keep: Uint8Array,
   gap: 0 | 1,
   out: Uint8Array,
+  at?: Placement,
+  outIsZero = false,
+): void {
+  paintRunValues(runs, runLabel, keep, gap, out, at, outIsZero);
+}
+
+/** Where a block's voxels lie in a larger C-order volume: that volume's shape and the block's corner. */
+export interface Placement {
+  readonly shape: Coordinate;
+  readonly begin: Coordinate;
+}
+
+/** Offset in the output of the start of block row r (z*ny + y), for a block placed `at` (or not). */
+function rowOffset(runs: RowRuns, r: number, at: Placement | undefined): number {
+  const [, ny, nx] = runs.shape;
+  if (at === undefined) return r * nx;
+  const z = Math.floor(r / ny);
+  const y = r - z * ny;
+  return ((at.begin[0] + z) * at.shape[1] + at.begin[1] + y) * at.shape[2] + at.begin[2];
+}
+
+/**
+ * Writes a volume from runs in one pass, every voxel once: run i becomes value[runLabel[i]] and the
+ * gaps between runs become `gap`. With `at`, `out` is a larger volume and the block goes where `at`
+ * says (a block painted straight into a shared whole-volume output, no copy). `outIsZero` says the
+ * output is freshly allocated (all zero): gaps of 0 are then left alone, so the pages of a fresh
+ * output are only touched where there is something to write.
+ */
+export function paintRunValues(
+  runs: RowRuns,
+  runLabel: Int32Array,
+  value: ArrayLike<number>,
+  gap: number,
+  out: PaintTarget,
+  at?: Placement,
+  outIsZero = false,
+): void {
+  const { rowStart, x0, x1 } = runs;
+  const nx = runs.shape[2];
+  const rows = rowStart.length - 1;
+  if (outIsZero && gap === 0) {
+    for (let r = 0; r < rows; r++) {
+      const o = rowOffset(runs, r, at);
+      for (let i = rowStart[r]!, e = rowStart[r + 1]!; i < e; i++) {
+        const v = value[runLabel[i]!]!;
+        if (v !== 0) fillSpan(out, o + x0[i]!, o + x1[i]!, v);
+      }
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = rowOffset(runs, r, at);
+    let pos = o;
+    for (let i = rowStart[r]!, e = rowStart[r + 1]!; i < e; i++) {
+      const s = o + x0[i]!;
+      const t = o + x1[i]!;
+      if (s > pos) fillSpan(out, pos, s, gap);
+      fillSpan(out, s, t, value[runLabel[i]!]!);
+      pos = t;
+    }
+    if (pos < o + nx) fillSpan(out, pos, o + nx, gap);
+  }
+}
+
+/**
+ * As paintRunValues, but the voxels of `data` (same length as out) are kept where the runs say so:
+ * with `onRuns`, run i keeps its data voxels if value[runLabel[i]] is non-zero (else 0) and the gaps
+ * are 0 (removing objects of a label image); without, the gaps keep their data and run i becomes
+ * value[runLabel[i]] (filling background pieces of a label image).
+ */
+export function paintRunsOverData(
+  runs: RowRuns,
+  runLabel: Int32Array,
+  value: ArrayLike<number>,
+  data: PaintTarget,
+  onRuns: boolean,
+  out: PaintTarget,
 ): void {
   const { rowStart, x0, x1 } = runs;
   const nx = runs.shape[2];
@@ -130,10 +210,22 @@ export function paintRunsMask(
     for (let i = rowStart[r]!, e = rowStart[r + 1]!; i < e; i++) {
       const s = o + x0[i]!;
       const t = o + x1[i]!;
-      fillSpan(out, pos, s, gap);
-      fillSpan(out, s, t, keep[runLabel[i]!]!);
+      if (onRuns) {
+        fillSpan(out, pos, s, 0);
+        if (value[runLabel[i]!] !== 0) copySpan(data, out, s, t);
+        else fillSpan(out, s, t, 0);
+      } else {
+        copySpan(data, out, pos, s);
+        fillSpan(out, s, t, value[runLabel[i]!]!);
+      }
       pos = t;
     }
-    fillSpan(out, pos, o + nx, gap);
+    if (onRuns) fillSpan(out, pos, o + nx, 0);
+    else copySpan(data, out, pos, o + nx);
   }
+}
+
+function copySpan(src: PaintTarget, dst: PaintTarget, s: number, e: number): void {
+  if (e - s > 24 && src.constructor === dst.constructor) dst.set(src.subarray(s, e) as Uint8Array, s);
+  else for (let i = s; i < e; i++) dst[i] = src[i]!;
 }

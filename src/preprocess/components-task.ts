@@ -2,10 +2,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Block, BlockContext } from "../blockwise/types.ts";
 import { type Coordinate, coord } from "../core/coordinate.ts";
-import { fromFsError, invalidData } from "../core/errors.ts";
+import { fromFsError, invalidArgument, invalidData } from "../core/errors.ts";
 import { copyBox3d } from "../core/ndarray.ts";
 import type { VoxelBox } from "../core/roi.ts";
-import { type BlockLabelSummary, labelBlock } from "../ops/connected-components.ts";
+import {
+  type BlockLabelSummary,
+  type FaceRuns,
+  labelBlockRuns,
+  type RunLabels,
+} from "../ops/connected-components.ts";
+import { paintRunsOverData, paintRunValues, type RowRuns } from "../ops/runs.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
 import { allocate, type VoxelArray } from "../store/dtype.ts";
 import { Volume } from "../store/volume.ts";
@@ -16,14 +22,16 @@ import type { ArrayRef } from "./clahe-task.ts";
  * `organelle mask` and `organelle gt clean` run on volumes of any size, after the block-wise merge of
  * src/ops/connected-components.ts:
  *
- *   components.label  labels a block on its own (foreground, or background for holes) and saves what
- *                     the merge needs (sizes, first voxels, the six faces; for instance labels also the
- *                     one id around each background piece) to `<dir>/<block id>.bin`;
+ *   components.label  labels a block on its own (foreground, or background for holes), once, and
+ *                     saves what the merge needs (sizes, first voxels, the six faces as runs; for
+ *                     instance labels also the one id around each background piece) and, with
+ *                     `keepRuns`, the block's runs and their local ids to `<dir>/<block id>.bin`;
  *   (the caller merges all blocks and turns the global components into one value per local label)
- *   components.apply  labels the block again (same input, same local ids) and applies the values.
+ *   components.apply  paints the values from the saved runs; it reads the input again only when the
+ *                     block's non-zero voxels are not all one value (instance labels keep their ids).
  *   components.countIds / components.dropIds  the same for instance labels judged per id.
  *
- * Summaries go to files rather than the journal: faces are 6 planes per block, too big for JSON.
+ * Summaries go to files rather than the journal: runs are binary arrays, too big for JSON.
  */
 
 /** Marks a background piece touched by more than one id (instance hole filling leaves it alone). */
@@ -38,13 +46,21 @@ export interface LabelPhaseParams {
   readonly dir: string;
   /** Also record, per local background label, the non-zero id around it (MIXED_ID if several). */
   readonly adjacency: boolean;
+  /** Also save the block's runs and local ids, for components.apply (default false). */
+  readonly keepRuns?: boolean;
 }
 
 export interface ApplyPhaseParams {
   readonly input: ArrayRef;
   readonly output: ArrayRef;
   readonly ofZeros: boolean;
-  readonly connectivity: Connectivity;
+  /** Directory of the label phase's summary files (saved with `keepRuns`). */
+  readonly dir: string;
+  /**
+   * Paint each local label's table value as it is (global component ids into a uint32 output)
+   * instead of keeping or filling the input's values. Default false.
+   */
+  readonly relabel?: boolean;
   /**
    * Value per local label of every block: entry offsets[block] + label - 1. For the background (hole
    * filling): the value to fill with, 0 = leave; for the foreground: non-zero = keep.
@@ -80,10 +96,73 @@ function integerData(data: VoxelArray, where: string): IntArray {
   return data;
 }
 
-function binary(data: IntArray): Uint8Array {
+/** The block as a mask (non-zero = foreground): uint8 data as it is, wider ids compared with 0. */
+function maskOf(data: IntArray): Uint8Array {
+  if (data instanceof Uint8Array) return data;
   const m = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) m[i] = data[i] !== 0 ? 1 : 0;
   return m;
+}
+
+/**
+ * The one value of the block's non-zero voxels (0 if it has none), or MIXED_ID when they differ;
+ * only the foreground spans are read (the runs, or the gaps between them when the runs are the
+ * background).
+ */
+function uniformValue(data: IntArray, runs: RowRuns, ofZeros: boolean): number {
+  const { rowStart, x0, x1 } = runs;
+  const nx = runs.shape[2];
+  const rows = rowStart.length - 1;
+  // uint8 data is compared four voxels at a time
+  const words =
+    data instanceof Uint8Array && (data.byteOffset & 3) === 0
+      ? new Int32Array(data.buffer, data.byteOffset, data.length >>> 2)
+      : undefined;
+  let v = 0;
+  let v4 = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * nx;
+    let pos = o;
+    const e = rowStart[r + 1]!;
+    for (let i = rowStart[r]!; i <= e; i++) {
+      // foreground span: the run i (runs of the foreground), or the gap before it (runs of the
+      // background; i === e: the gap after the row's last run)
+      let s: number;
+      let t: number;
+      if (ofZeros) {
+        s = pos;
+        t = i < e ? o + x0[i]! : o + nx;
+        if (i < e) pos = o + x1[i]!;
+      } else {
+        if (i === e) break;
+        s = o + x0[i]!;
+        t = o + x1[i]!;
+      }
+      if (s === t) continue;
+      if (v === 0) {
+        v = data[s]!;
+        v4 = (v * 0x01010101) | 0;
+      }
+      if (!(words ? bytesAre(data as Uint8Array, words, s, t, v, v4) : spanIs(data, s, t, v)))
+        return MIXED_ID;
+    }
+  }
+  return v;
+}
+
+function spanIs(data: IntArray, s: number, t: number, v: number): boolean {
+  for (let k = s; k < t; k++) if (data[k] !== v) return false;
+  return true;
+}
+
+/** data[s..t) all equal v (v4: v in each byte of a word); whole aligned words compared at once. */
+function bytesAre(data: Uint8Array, words: Int32Array, s: number, t: number, v: number, v4: number): boolean {
+  let k = s;
+  while (k < t && (k & 3) !== 0) if (data[k++] !== v) return false;
+  const kEnd = t >>> 2;
+  for (let w = k >>> 2; w < kEnd; w++) if (words[w] !== v4) return false;
+  for (k = Math.max(k, kEnd << 2); k < t; k++) if (data[k] !== v) return false;
+  return true;
 }
 
 export async function componentsLabelBlock(
@@ -93,23 +172,24 @@ export async function componentsLabelBlock(
 ): Promise<void> {
   const src = await open(p.input);
   const box = src.boxOf(block.writeRoi);
+  const options = { ofZeros: p.ofZeros, connectivity: p.connectivity };
+  const file = path.join(p.dir, `${block.id}.bin`);
   let data: IntArray;
-  let adjacency: Uint32Array | undefined;
+  let around: IntArray | undefined;
   if (p.adjacency) {
     const grown: VoxelBox = {
       begin: coord(box.begin[0] - 1, box.begin[1] - 1, box.begin[2] - 1),
       shape: coord(box.shape[0] + 2, box.shape[1] + 2, box.shape[2] + 2),
     };
-    const around = integerData(await src.readBox(grown, { signal: ctx.signal }), src.describe());
+    around = integerData(await src.readBox(grown, { signal: ctx.signal }), src.describe());
     data = inner(around, grown.shape, box.shape);
-    const r = labelBlock(binary(data), box.shape, { ofZeros: p.ofZeros, connectivity: p.connectivity });
-    adjacency = neighbourIds(r.labels, r.count, box.shape, around);
-    await writeSummary(path.join(p.dir, `${block.id}.bin`), r.summary, adjacency);
-    return;
+  } else {
+    data = integerData(await src.readBox(box, { signal: ctx.signal }), src.describe());
   }
-  data = integerData(await src.readBox(box, { signal: ctx.signal }), src.describe());
-  const r = labelBlock(binary(data), box.shape, { ofZeros: p.ofZeros, connectivity: p.connectivity });
-  await writeSummary(path.join(p.dir, `${block.id}.bin`), r.summary, undefined);
+  const { runLabels, summary } = labelBlockRuns(maskOf(data), box.shape, options);
+  const adjacency = around ? neighbourIds(runLabels, box.shape, around) : undefined;
+  const kept = p.keepRuns ? { runLabels, value: uniformValue(data, runLabels.runs, p.ofZeros) } : undefined;
+  await writeSummary(file, summary, adjacency, kept);
 }
 
 export async function componentsApplyBlock(
@@ -118,34 +198,55 @@ export async function componentsApplyBlock(
   ctx: BlockContext,
 ): Promise<void> {
   const [src, dst] = await Promise.all([open(p.input), open(p.output)]);
-  const box = src.boxOf(block.writeRoi);
-  const data = integerData(await src.readBox(box, { signal: ctx.signal }), src.describe());
-  const { labels, count } = labelBlock(binary(data), box.shape, {
-    ofZeros: p.ofZeros,
-    connectivity: p.connectivity,
-  });
+  const file = path.join(p.dir, `${block.id}.bin`);
+  const stored = await readSummary(file, true);
+  const kept = stored.kept;
+  if (!kept) {
+    throw invalidData(
+      `${file}: the block's runs were not saved by the label phase; run again with --overwrite`,
+    );
+  }
+  const { runLabels, value } = kept;
+  const count = runLabels.count;
   const base = p.offsets[block.id];
   const end = p.offsets[block.id + 1];
   if (base === undefined || end === undefined || end - base !== count) {
     throw invalidData(
-      `${src.describe()}: block ${block.id} now has ${count} components, the merge saw ${end !== undefined && base !== undefined ? end - base : "none"} (was the input changed during the run?); run again with --overwrite`,
+      `${src.describe()}: block ${block.id} has ${count} components, the merge saw ${end !== undefined && base !== undefined ? end - base : "none"} (was the input changed during the run?); run again with --overwrite`,
     );
   }
-  const out = integerData(allocate(dst.meta.dtype, data.length), dst.describe());
-  const t = p.table;
-  const b = base - 1;
-  if (p.ofZeros) {
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      out[i] = v !== 0 ? v : labels[i] === 0 ? 0 : t[b + labels[i]!]!;
+  const box = dst.boxOf(block.writeRoi);
+  const n = box.shape[0] * box.shape[1] * box.shape[2];
+  if (runLabels.runs.shape.some((v, d) => v !== box.shape[d])) {
+    throw invalidData(
+      `${file}: block ${block.id} was labelled with another shape; run again with --overwrite`,
+    );
+  }
+  const out = integerData(allocate(dst.meta.dtype, n), dst.describe());
+  // value of each local label: the table's entries for this block
+  const values = new Uint32Array(count + 1);
+  values.set(p.table.subarray(base, end), 1);
+  if (p.relabel) {
+    if (p.ofZeros || dst.meta.dtype !== "uint32") {
+      throw invalidArgument(`${dst.describe()}: component ids of the foreground are written as uint32`);
+    }
+    paintRunValues(runLabels.runs, runLabels.runLabel, values, 0, out);
+  } else if (value !== MIXED_ID) {
+    // every non-zero voxel is `value`: the output follows from the runs alone
+    if (p.ofZeros) paintRunValues(runLabels.runs, runLabels.runLabel, values, value, out);
+    else {
+      const keep = new Uint32Array(values.length);
+      for (let l = 1; l < keep.length; l++) keep[l] = values[l] !== 0 ? value : 0;
+      paintRunValues(runLabels.runs, runLabels.runLabel, keep, 0, out);
     }
   } else {
-    for (let i = 0; i < data.length; i++) {
-      const l = labels[i]!;
-      out[i] = l !== 0 && t[b + l] !== 0 ? data[i]! : 0;
-    }
+    const data = integerData(
+      await src.readBox(src.boxOf(block.writeRoi), { signal: ctx.signal }),
+      src.describe(),
+    );
+    paintRunsOverData(runLabels.runs, runLabels.runLabel, values, data, !p.ofZeros, out);
   }
-  await dst.writeBox(dst.boxOf(block.writeRoi), out, { signal: ctx.signal });
+  await dst.writeBox(box, out, { signal: ctx.signal });
 }
 
 /** Voxel counts per id in the block, as [id, count, id, count, ...] (ids ascending, 0 left out). */
@@ -211,31 +312,43 @@ function inner(around: IntArray, grown: Coordinate, shape: Coordinate): IntArray
 
 /**
  * Per local background label: the non-zero id of its 6-neighbours (looking one voxel past the block
- * into `around`), 0 if none, MIXED_ID if several.
+ * into `around`), 0 if none, MIXED_ID if several. Walks the background runs; within a run only the
+ * run's two ends can meet a non-zero voxel along x.
  */
-function neighbourIds(labels: Uint32Array, count: number, shape: Coordinate, around: IntArray): Uint32Array {
-  const adj = new Uint32Array(count + 1);
-  const [nz, ny, nx] = shape;
+function neighbourIds(rl: RunLabels, shape: Coordinate, around: IntArray): Uint32Array {
+  const adj = new Uint32Array(rl.count + 1);
+  const [, ny, nx] = shape;
   const gy = ny + 2;
   const gx = nx + 2;
   const gPlane = gy * gx;
-  const offsets = new Int32Array([1, -1, gx, -gx, gPlane, -gPlane]);
-  let i = 0;
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, i++) {
-        const l = labels[i]!;
-        if (l === 0 || adj[l] === MIXED_ID) continue;
-        const g = (z + 1) * gPlane + (y + 1) * gx + (x + 1);
-        let a = adj[l]!;
-        for (let k = 0; k < 6; k++) {
-          const v = around[g + offsets[k]!]!;
-          if (v === 0 || v === a) continue;
-          a = a === 0 ? v : MIXED_ID;
-          if (a === MIXED_ID) break;
+  const { rowStart, x0, x1 } = rl.runs;
+  const rows = rowStart.length - 1;
+  const offsets = [gx, -gx, gPlane, -gPlane];
+  for (let r = 0; r < rows; r++) {
+    const z = Math.floor(r / ny);
+    const y = r - z * ny;
+    const g0 = (z + 1) * gPlane + (y + 1) * gx + 1;
+    for (let i = rowStart[r]!, e = rowStart[r + 1]!; i < e; i++) {
+      const l = rl.runLabel[i]!;
+      let a = adj[l]!;
+      if (a === MIXED_ID) continue;
+      const s = g0 + x0[i]!;
+      const t = g0 + x1[i]!;
+      const before = around[s - 1]!;
+      if (before !== 0 && before !== a) a = a === 0 ? before : MIXED_ID;
+      const after = around[t]!;
+      if (after !== 0 && after !== a) a = a === 0 ? after : MIXED_ID;
+      for (let k = 0; k < 4 && a !== MIXED_ID; k++) {
+        const d = offsets[k]!;
+        for (let g = s + d, ge = t + d; g < ge; g++) {
+          const v = around[g]!;
+          if (v !== 0 && v !== a) {
+            a = a === 0 ? v : MIXED_ID;
+            if (a === MIXED_ID) break;
+          }
         }
-        adj[l] = a;
       }
+      adj[l] = a;
     }
   }
   return adj;
@@ -245,21 +358,49 @@ function neighbourIds(labels: Uint32Array, count: number, shape: Coordinate, aro
 // Summary files
 
 const MAGIC = 0x4f524743; // "ORGC"
+const VERSION = 2;
+const FACE_NAMES = ["zLo", "zHi", "yLo", "yHi", "xLo", "xHi"] as const;
 
-export async function writeSummary(file: string, s: BlockLabelSummary, adjacency: Uint32Array | undefined) {
-  const f = s.faces;
+/** A block's runs kept by the label phase, and the one value of its non-zero voxels (MIXED_ID: several). */
+export interface KeptRuns {
+  readonly runLabels: RunLabels;
+  readonly value: number;
+}
+
+/**
+ * Layout: 16 uint32 (magic, version, shape, count, flags, value, the six faces' run counts, the
+ * block's run count, 0), sizes and first (float64, count+1 each), per face rowStart/v0/v1/label
+ * (int32), the adjacency (uint32, count+1) if flagged, the runs (rowStart, x0, x1, runLabel; int32)
+ * if flagged.
+ */
+export async function writeSummary(
+  file: string,
+  s: BlockLabelSummary,
+  adjacency: Uint32Array | undefined,
+  kept?: KeptRuns,
+) {
+  const faces = FACE_NAMES.map((k) => s.faces[k]);
   const header = new Uint32Array([
     MAGIC,
-    1,
+    VERSION,
     s.shape[0],
     s.shape[1],
     s.shape[2],
     s.count,
-    adjacency ? 1 : 0,
+    (adjacency ? 1 : 0) | (kept ? 2 : 0),
+    kept?.value ?? 0,
+    ...faces.map((f) => f.label.length),
+    kept?.runLabels.runs.count ?? 0,
     0,
   ]);
-  const parts: ArrayBufferView[] = [header, s.sizes, s.first, f.zLo, f.zHi, f.yLo, f.yHi, f.xLo, f.xHi];
+  const parts: ArrayBufferView[] = [header, s.sizes, s.first];
+  for (const f of faces) parts.push(f.rowStart, f.v0, f.v1, f.label);
   if (adjacency) parts.push(adjacency);
+  if (kept) {
+    const { runs, runLabel } = kept.runLabels;
+    const c = runs.count;
+    parts.push(runs.rowStart, runs.x0.subarray(0, c), runs.x1.subarray(0, c), runLabel.subarray(0, c));
+  }
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
@@ -277,45 +418,91 @@ export async function writeSummary(file: string, s: BlockLabelSummary, adjacency
 export interface StoredSummary {
   readonly summary: BlockLabelSummary;
   readonly adjacency: Uint32Array | undefined;
+  readonly kept: KeptRuns | undefined;
 }
 
-export async function readSummary(file: string): Promise<StoredSummary> {
+/**
+ * Reads a summary file; the block's runs only with `withRuns` (the merge on the main thread needs
+ * the small part, the apply phase one block's runs).
+ */
+export async function readSummary(file: string, withRuns = false): Promise<StoredSummary> {
   let buf: Buffer;
   try {
-    buf = await fs.promises.readFile(file);
+    buf = withRuns ? await fs.promises.readFile(file) : await readSummaryPart(file);
   } catch (e) {
     throw fromFsError(e, file, "reading a block label summary");
   }
   const ab = new ArrayBuffer(buf.byteLength);
   new Uint8Array(ab).set(buf);
-  const h = new Uint32Array(ab, 0, 8);
-  if (h[0] !== MAGIC || h[1] !== 1)
-    throw invalidData(`${file}: not a block label summary; remove the run with --overwrite`);
+  const bad = () =>
+    invalidData(`${file}: not a block label summary of this version; run again with --overwrite`);
+  if (ab.byteLength < 64) throw bad();
+  const h = new Uint32Array(ab, 0, 16);
+  if (h[0] !== MAGIC || h[1] !== VERSION) throw bad();
   const shape = coord(h[2]!, h[3]!, h[4]!);
   const count = h[5]!;
-  let at = 32;
-  const f64 = (n: number) => {
-    const a = new Float64Array(ab, at, n);
-    at += n * 8;
+  const flags = h[6]!;
+  let at = 64;
+  const take = <T>(n: number, bytes: number, make: (at: number, n: number) => T): T => {
+    if (at + n * bytes > ab.byteLength) throw invalidData(`${file}: block label summary is truncated`);
+    const a = make(at, n);
+    at += n * bytes;
     return a;
   };
-  const u32 = (n: number) => {
-    const a = new Uint32Array(ab, at, n);
-    at += n * 4;
-    return a;
-  };
-  const [sz, sy, sx] = shape;
+  const f64 = (n: number) => take(n, 8, (o, k) => new Float64Array(ab, o, k));
+  const i32 = (n: number) => take(n, 4, (o, k) => new Int32Array(ab, o, k));
+  const [sz, sy] = shape;
   const sizes = f64(count + 1);
   const first = f64(count + 1);
-  const faces = {
-    zLo: u32(sy * sx),
-    zHi: u32(sy * sx),
-    yLo: u32(sz * sx),
-    yHi: u32(sz * sx),
-    xLo: u32(sz * sy),
-    xHi: u32(sz * sy),
+  const faceRows = [sy, sy, sz, sz, sz, sz];
+  const faceList = FACE_NAMES.map((_, k) => {
+    const runs = h[8 + k]!;
+    return { rowStart: i32(faceRows[k]! + 1), v0: i32(runs), v1: i32(runs), label: i32(runs) };
+  });
+  const [zLo, zHi, yLo, yHi, xLo, xHi] = faceList as [
+    FaceRuns,
+    FaceRuns,
+    FaceRuns,
+    FaceRuns,
+    FaceRuns,
+    FaceRuns,
+  ];
+  const adjacency = flags & 1 ? take(count + 1, 4, (o, k) => new Uint32Array(ab, o, k)) : undefined;
+  let kept: KeptRuns | undefined;
+  if (withRuns && flags & 2) {
+    const c = h[14]!;
+    const rowStart = i32(sz * sy + 1);
+    const runs: RowRuns = { shape, rowStart, x0: i32(c), x1: i32(c), count: c };
+    kept = { runLabels: { runs, runLabel: i32(c), count }, value: h[7]! };
+  }
+  if (at !== ab.byteLength && (withRuns || !(flags & 2))) {
+    throw invalidData(`${file}: block label summary has the wrong size`);
+  }
+  return {
+    summary: { shape, count, sizes, first, faces: { zLo, zHi, yLo, yHi, xLo, xHi } },
+    adjacency,
+    kept,
   };
-  const adjacency = h[6] ? u32(count + 1) : undefined;
-  if (at !== ab.byteLength) throw invalidData(`${file}: block label summary has the wrong size (truncated?)`);
-  return { summary: { shape, count, sizes, first, faces }, adjacency };
+}
+
+/** The file up to its runs: the header says how long that part is. */
+async function readSummaryPart(file: string): Promise<Buffer> {
+  const fh = await fs.promises.open(file, "r");
+  try {
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(head, 0, 64, 0);
+    if (bytesRead < 64) return head.subarray(0, bytesRead);
+    const h = new Uint32Array(head.buffer, head.byteOffset, 16);
+    const [sz, sy] = [h[2]!, h[3]!];
+    const count = h[5]!;
+    const faceRows = [sy, sy, sz, sz, sz, sz];
+    let bytes = 64 + 16 * (count + 1);
+    for (let k = 0; k < 6; k++) bytes += 4 * (faceRows[k]! + 1 + 3 * h[8 + k]!);
+    if (h[6]! & 1) bytes += 4 * (count + 1);
+    const buf = Buffer.alloc(bytes);
+    const r = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, r.bytesRead);
+  } finally {
+    await fh.close();
+  }
 }

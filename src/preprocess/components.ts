@@ -26,19 +26,21 @@ import { arraySpec, type JobContext, runPhase, tmpContainerPath } from "./jobs.t
  * Global connected-component steps on volumes of any size, exact (equal to the whole-volume
  * scipy/skimage result), through the block-wise runner:
  *
- * 1. label every block on its own and save its summary (sizes, first voxels, faces) to a file;
+ * 1. label every block on its own, once, and save its summary (sizes, first voxels, faces as runs)
+ *    and its runs to a file;
  * 2. merge the summaries on this thread (src/ops/connected-components.ts mergeBlockLabels): global
  *    components with their total sizes and whether they touch the volume border;
  * 3. decide per global component (keep / drop, fill / leave) and send each block the value of each of
- *    its local labels; every block labels itself again (same input, same local ids) and applies them.
+ *    its local labels; every block paints them from the runs its label phase saved (no second
+ *    labelling; the input is read again only for instance labels, whose ids the output keeps).
  *
  * Instance labels (uint16/uint32 ids): "remove small objects" judges each id by its total voxel count
  * (skimage remove_small_objects on integer input); "fill holes" fills a hole with the id around it
  * when exactly one id touches it (a hole between two objects is left alone).
  *
- * Memory: the merge holds every block's six faces (4 bytes per face voxel), about 24 x voxels / block
- * edge bytes — 1.5 GB for a 2000^3 volume in 128^3 blocks, 0.4 GB in 512^3 blocks; choose large blocks
- * for whole cells.
+ * Memory: the merge holds every block's six faces as runs (16 bytes per run crossing a face, and 4
+ * bytes per face row), so a few bytes per face voxel at worst; the blocks' runs stay in their summary
+ * files until the apply phase reads them back one block at a time.
  */
 
 export interface RemoveSmallStage {
@@ -109,7 +111,7 @@ export async function runComponentStage(
   const labelSpec = arraySpec(`${what}: label blocks`, vol, edge, coord(0, 0, 0));
   const labelCall: TaskCall<LabelPhaseParams> = {
     fn: "components.label",
-    params: { input, ofZeros, connectivity: stage.connectivity, dir, adjacency },
+    params: { input, ofZeros, connectivity: stage.connectivity, dir, adjacency, keepRuns: true },
   };
   const labelled = await runPhase(job, labelSpec, labelCall);
   const summaries: BlockLabelSummary[] = [];
@@ -133,7 +135,7 @@ export async function runComponentStage(
       input,
       output,
       ofZeros,
-      connectivity: stage.connectivity,
+      dir,
       table,
       offsets: merge.offsets,
       run: `${job.key}/${tag}`,
@@ -270,6 +272,66 @@ async function removeSmallIds(
     phases: [
       { spec: countSpec, call: countCall },
       { spec: dropSpec, call: dropCall },
+    ],
+  };
+}
+
+/**
+ * Connected components of the non-zero voxels of `input` into the uint32 array `output`, ids as
+ * scipy.ndimage.label gives them on the whole volume: every block labelled once (its runs saved),
+ * the faces merged here, the global ids painted from the saved runs (no second labelling, no second
+ * read of the input). Blocks are cubes of about `edge` voxels (whole chunks); `tag` tells this run's
+ * files apart within the job. The same contract as src/preprocess/ops.ts runLabelComponents.
+ */
+export async function runComponentLabelling(
+  job: JobContext,
+  vol: Volume,
+  input: ArrayRef,
+  output: ArrayRef,
+  connectivity: Connectivity,
+  edge: number,
+  tag: string,
+): Promise<{ count: number; phases: { spec: BlockwiseTaskSpec; call: TaskCall }[] }> {
+  if (connectivity !== 6 && connectivity !== 18 && connectivity !== 26) {
+    throw invalidArgument(`connectivity ${connectivity}: must be 6, 18 or 26`);
+  }
+  const dir = path.join(tmpContainerPath(job.datasetPath, job.key), "summaries", tag);
+  const labelSpec = arraySpec(
+    `connected components ${input.arrayPath}: label blocks`,
+    vol,
+    edge,
+    coord(0, 0, 0),
+  );
+  const labelCall: TaskCall<LabelPhaseParams> = {
+    fn: "components.label",
+    params: { input, ofZeros: false, connectivity, dir, adjacency: false, keepRuns: true },
+  };
+  const labelled = await runPhase(job, labelSpec, labelCall);
+  const summaries: BlockLabelSummary[] = [];
+  for (let b = 0; b < labelled.blocks; b++) {
+    summaries.push((await readSummary(path.join(dir, `${b}.bin`))).summary);
+  }
+  const merge = mergeBlockLabels(vol.meta.shape, blockVoxels(labelSpec, vol), summaries, connectivity);
+  const paintSpec = arraySpec(`connected components ${input.arrayPath}: paint ids`, vol, edge);
+  const paintCall: TaskCall<ApplyPhaseParams> = {
+    fn: "components.apply",
+    params: {
+      input,
+      output,
+      ofZeros: false,
+      dir,
+      table: merge.globalOf,
+      offsets: merge.offsets,
+      relabel: true,
+      run: `${job.key}/${tag}`,
+    },
+  };
+  await runPhase(job, paintSpec, paintCall);
+  return {
+    count: merge.count,
+    phases: [
+      { spec: labelSpec, call: labelCall },
+      { spec: paintSpec, call: paintCall },
     ],
   };
 }

@@ -1,20 +1,12 @@
-import * as path from "node:path";
 import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
 import { type Coordinate, coord } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
-import { type BlockLabelSummary, mergeBlockLabels } from "../ops/connected-components.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
 import { Volume } from "../store/volume.ts";
 import type { ArrayRef } from "./clahe-task.ts";
-import { type LabelPhaseParams, readSummary } from "./components-task.ts";
-import { arraySpec, type JobContext, runPhase, tmpContainerPath } from "./jobs.ts";
-import {
-  type LocalOp,
-  type LocalOpParams,
-  localOpContext,
-  localOpOutputTypes,
-  type RelabelTaskParams,
-} from "./ops-task.ts";
+import { runComponentLabelling } from "./components.ts";
+import { type JobContext, runPhase } from "./jobs.ts";
+import { type LocalOp, type LocalOpParams, localOpContext, localOpOutputTypes } from "./ops-task.ts";
 
 export { type LocalOp, localOpContext, localOpOutputTypes } from "./ops-task.ts";
 
@@ -100,45 +92,6 @@ export async function runLabelComponents(
   edge: number,
   tag: string,
 ): Promise<{ count: number; phases: { spec: BlockwiseTaskSpec; call: TaskCall }[] }> {
-  if (connectivity !== 6 && connectivity !== 18 && connectivity !== 26) {
-    throw invalidArgument(`connectivity ${connectivity}: must be 6, 18 or 26`);
-  }
-  const dir = path.join(tmpContainerPath(job.datasetPath, job.key), "summaries", tag);
-  const labelSpec = arraySpec(`connected components ${input.arrayPath}: label blocks`, vol, edge);
-  const labelCall: TaskCall<LabelPhaseParams> = {
-    fn: "components.label",
-    params: { input, ofZeros: false, connectivity, dir, adjacency: false },
-  };
-  const labelled = await runPhase(job, labelSpec, labelCall);
-  const summaries: BlockLabelSummary[] = [];
-  for (let b = 0; b < labelled.blocks; b++) {
-    summaries.push((await readSummary(path.join(dir, `${b}.bin`))).summary);
-  }
-  const vs = vol.meta.voxelSize;
-  const blockVoxels = coord(
-    Math.round(labelSpec.blockShape[0] / vs[0]),
-    Math.round(labelSpec.blockShape[1] / vs[1]),
-    Math.round(labelSpec.blockShape[2] / vs[2]),
-  );
-  const merge = mergeBlockLabels(vol.meta.shape, blockVoxels, summaries, connectivity);
-  const relabelSpec = arraySpec(`connected components ${input.arrayPath}: relabel`, vol, edge);
-  const relabelCall: TaskCall<RelabelTaskParams> = {
-    fn: "components.relabel",
-    params: {
-      input,
-      output,
-      connectivity,
-      globalOf: merge.globalOf,
-      offsets: merge.offsets,
-      run: `${job.key}/${tag}`,
-    },
-  };
-  await runPhase(job, relabelSpec, relabelCall);
-  return {
-    count: merge.count,
-    phases: [
-      { spec: labelSpec, call: labelCall },
-      { spec: relabelSpec, call: relabelCall },
-    ],
-  };
+  // Each block is labelled once; the output is painted from the runs saved by that pass.
+  return runComponentLabelling(job, vol, input, output, connectivity, edge, tag);
 }

@@ -132,7 +132,14 @@ export class Volume {
     const sel = [0, 1, 2].map((d) => zarr.slice(lo[d]!, hi[d]!));
     let chunk: { data: unknown; shape: number[]; stride: number[] };
     try {
-      chunk = (await zarr.get(this.arr, sel, { signal: opts.signal })) as typeof chunk;
+      const whole = fullyInside && !opts.shared ? await this.wholeChunk(box) : undefined;
+      if (whole) return whole;
+      chunk = (await zarr._zarrita_internal_get(
+        this.arr,
+        sel,
+        { signal: opts.signal },
+        boxSetter as never,
+      )) as typeof chunk;
     } catch (e) {
       throw this.wrap(e, "reading");
     }
@@ -140,6 +147,22 @@ export class Volume {
     if (fullyInside && !opts.shared) return data;
     copyBox3d(data, inside, uniform(0), out, box.shape, sub(lo, box.begin), inside);
     return out;
+  }
+
+  /**
+   * A box that is exactly one whole chunk of a non-sharded array is that chunk's decoded data, with
+   * no copy into a second array; undefined otherwise.
+   */
+  private async wholeChunk(box: VoxelBox): Promise<VoxelArray | undefined> {
+    const c = this.meta.chunks;
+    const inner = this.arr.chunks;
+    if (inner.length !== 3 || !inner.every((v, d) => v === c[d])) return undefined;
+    for (let d = 0; d < 3; d++) if (box.begin[d]! % c[d]! !== 0 || box.shape[d] !== c[d]) return undefined;
+    const coords = [0, 1, 2].map((d) => box.begin[d]! / c[d]!);
+    const chunk = await this.arr.getChunk(coords);
+    const [, cy, cx] = c;
+    const cOrder = chunk.stride[0] === cy * cx && chunk.stride[1] === cx && chunk.stride[2] === 1;
+    return cOrder ? (chunk.data as VoxelArray) : undefined;
   }
 
   async readRoi(roi: Roi, opts: { signal?: AbortSignal; fill?: number } = {}): Promise<VoxelArray> {
@@ -160,9 +183,13 @@ export class Volume {
     const sel = [0, 1, 2].map((d) => zarr.slice(box.begin[d]!, box.begin[d]! + box.shape[d]!));
     const stride = [box.shape[1] * box.shape[2], box.shape[2], 1];
     try {
-      await zarr.set(this.arr, sel, { data, shape: [...box.shape], stride } as never, {
-        signal: opts.signal,
-      });
+      await zarr._zarrita_internal_set(
+        this.arr,
+        sel,
+        { data, shape: [...box.shape], stride } as never,
+        { signal: opts.signal },
+        boxSetter as never,
+      );
     } catch (e) {
       throw this.wrap(e, "writing");
     }
@@ -487,3 +514,139 @@ export async function setOrganelleAttrs(
 }
 
 export { coord };
+
+// ---------------------------------------------------------------------------------------------
+// Chunk copies
+
+interface StridedArray {
+  data: VoxelArray;
+  shape: number[];
+  stride: number[];
+}
+type Slice = [number, number, number];
+interface Projection {
+  from: Slice | number | null;
+  to: Slice | number | null;
+}
+
+/**
+ * What zarrita's get/set copy chunks with. Its own setter walks a box row by row through a recursion
+ * that makes two typed-array views and several small arrays per row (about 200 MB/s into a slab of
+ * several chunks); this one copies boxes of step-1 slices between typed arrays with one `set` per
+ * contiguous row, plane or box, and element by element for other layouts (transposed chunks).
+ */
+const boxSetter = {
+  prepare(data: VoxelArray, shape: number[], stride: number[]): StridedArray {
+    return { data, shape, stride };
+  },
+  setScalar(dest: StridedArray, sel: (Slice | number)[], value: number | bigint): void {
+    const ranges = sel.map((s) => (typeof s === "number" ? ([s, s + 1, 1] as Slice) : s));
+    forEachIndex(ranges, dest.stride, (o) => {
+      (dest.data as unknown as (number | bigint)[])[o] = value;
+    });
+  },
+  setFromChunk(dest: StridedArray, src: StridedArray, projections: Projection[]): void {
+    const destRanges: Slice[] = [];
+    const srcRanges: Slice[] = [];
+    const destStride: number[] = [];
+    const srcStride: number[] = [];
+    let destBase = 0;
+    let srcBase = 0;
+    let si = 0;
+    let di = 0;
+    for (const p of projections) {
+      // an integer on one side drops that axis there: fold it into the base offset
+      if (p.from === null) {
+        destBase += dest.stride[di++]! * (p.to as number);
+        continue;
+      }
+      if (p.to === null) {
+        srcBase += src.stride[si++]! * (p.from as number);
+        continue;
+      }
+      const f = p.from as Slice;
+      const t = p.to as Slice;
+      srcRanges.push(f);
+      destRanges.push(t);
+      srcStride.push(src.stride[si++]!);
+      destStride.push(dest.stride[di++]!);
+    }
+    copyStrided(src.data, srcBase, srcRanges, srcStride, dest.data, destBase, destRanges, destStride);
+  },
+};
+
+function sliceLength([start, stop, step]: Slice): number {
+  if (step > 0) return stop > start ? Math.floor((stop - start - 1) / step) + 1 : 0;
+  return start > stop ? Math.floor((start - stop - 1) / -step) + 1 : 0;
+}
+
+/** Calls `visit` with the flat offset of every element of a strided selection (slow path). */
+function forEachIndex(ranges: Slice[], stride: number[], visit: (offset: number) => void): void {
+  const walk = (d: number, base: number) => {
+    if (d === ranges.length) {
+      visit(base);
+      return;
+    }
+    const r = ranges[d]!;
+    const n = sliceLength(r);
+    for (let i = 0; i < n; i++) walk(d + 1, base + (r[0] + i * r[2]) * stride[d]!);
+  };
+  walk(0, 0);
+}
+
+function copyStrided(
+  src: VoxelArray,
+  srcBase: number,
+  srcRanges: Slice[],
+  srcStride: number[],
+  dst: VoxelArray,
+  dstBase: number,
+  dstRanges: Slice[],
+  dstStride: number[],
+): void {
+  const dims = srcRanges.length;
+  const lens = srcRanges.map(sliceLength);
+  const unitSteps = srcRanges.every((r) => r[2] === 1) && dstRanges.every((r) => r[2] === 1);
+  if (dims === 0) {
+    (dst as Float64Array)[dstBase] = (src as Float64Array)[srcBase]!;
+    return;
+  }
+  if (unitSteps && srcStride[dims - 1] === 1 && dstStride[dims - 1] === 1) {
+    // Merge trailing axes that are contiguous on both sides into one run per `set`.
+    let run = lens[dims - 1]!;
+    let outer = dims - 1;
+    while (outer > 0 && srcStride[outer - 1] === run && dstStride[outer - 1] === run) {
+      run *= lens[outer - 1]!;
+      outer--;
+    }
+    const s0 = srcBase + srcRanges.reduce((a, r, d) => a + r[0] * srcStride[d]!, 0);
+    const d0 = dstBase + dstRanges.reduce((a, r, d) => a + r[0] * dstStride[d]!, 0);
+    const count = lens.slice(0, outer).reduce((a, b) => a * b, 1);
+    if (count === 0 || run === 0) return;
+    const idx = new Array<number>(outer).fill(0);
+    let so = s0;
+    let dO = d0;
+    const typedSrc = src as Uint8Array;
+    const typedDst = dst as Uint8Array;
+    for (let k = 0; k < count; k++) {
+      typedDst.set(typedSrc.subarray(so, so + run), dO);
+      // next outer index (row-major)
+      for (let d = outer - 1; d >= 0; d--) {
+        idx[d]!++;
+        so += srcStride[d]!;
+        dO += dstStride[d]!;
+        if (idx[d]! < lens[d]!) break;
+        so -= srcStride[d]! * lens[d]!;
+        dO -= dstStride[d]! * lens[d]!;
+        idx[d] = 0;
+      }
+    }
+    return;
+  }
+  const srcOffsets: number[] = [];
+  forEachIndex(srcRanges, srcStride, (o) => srcOffsets.push(srcBase + o));
+  let k = 0;
+  forEachIndex(dstRanges, dstStride, (o) => {
+    (dst as Float64Array)[dstBase + o] = (src as Float64Array)[srcOffsets[k++]!]!;
+  });
+}
