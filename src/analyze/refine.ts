@@ -22,6 +22,15 @@ import {
 import { runLabelComponents, runLocalOp } from "../preprocess/ops.ts";
 import { Volume } from "../store/volume.ts";
 import type { ThresholdParams } from "./refine-task.ts";
+import {
+  checkSplitParams,
+  DEFAULT_MERGE_QUANTILE,
+  DEFAULT_MERGE_THRESHOLD,
+  DEFAULT_MIN_SEED_DISTANCE,
+  type SeedSource,
+  type SplitParams,
+} from "./split.ts";
+import { removeSplitDir, runSplitPhases, type SplitReport } from "./split-phases.ts";
 
 /*
  * `organelle refine` (COSEM's refinement, SPEC §8): prediction -> Gaussian smoothing (sigma nm) ->
@@ -34,6 +43,10 @@ import type { ThresholdParams } from "./refine-task.ts";
  * Label or mask inputs (kind label/mask) are binarised first (non-zero = 255), so ground truth can be
  * refined like a prediction. Holes are filled before the size filter (objects are judged with their
  * holes filled).
+ *
+ * `split` adds the watershed + agglomeration of over-merged objects after the id lists (split.ts,
+ * split-phases.ts): objects that do not split keep their id, pieces 2..k of those that do get ids
+ * after the largest.
  */
 
 export interface RefineOptions {
@@ -55,6 +68,20 @@ export interface RefineOptions {
   keep?: readonly number[];
   remove?: readonly number[];
   connectivity?: Connectivity;
+  /** Split over-merged objects (watershed + agglomeration; default false). */
+  split?: boolean;
+  /** Seeds from the distance transform (default) or the smoothed prediction. */
+  seeds?: SeedSource;
+  /** nm between seeds (default: the preset's smallest diameter, else 100). */
+  minSeedDistance?: number;
+  /** Lowest seed value: nm (distance) or probability (prediction); default 0. */
+  seedThreshold?: number;
+  /** Quantile of the boundary values scoring adjacent fragments (default 0.5). */
+  mergeQuantile?: number;
+  /** Fragments merge above this score, a fraction of the smaller fragment peak (default 0.25 distance, 0.5 prediction). */
+  mergeThreshold?: number;
+  /** Objects per split task (default 4). */
+  objectsPerBlock?: number;
   blockVoxels?: number;
   workers?: number;
   /** Reuse these worker threads. */
@@ -72,6 +99,8 @@ export interface RefineResult {
   readonly minVolume: number;
   readonly minVoxels: number;
   readonly stages: StageReport[];
+  /** With `split`: objects split and ids added; total ids = kept + added. */
+  readonly split?: SplitReport & { readonly params: SplitParams };
   readonly levels: number;
   readonly seconds: number;
 }
@@ -109,6 +138,28 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
     throw invalidArgument("--keep and --remove: pass one of them");
   const dtype = src.meta.dtype;
   const binaryInput = src.meta.kind === "label" || src.meta.kind === "mask";
+  const seeds = opts.seeds ?? "distance";
+  const diameter = preset?.sizes.diameterNm;
+  const presetDistance =
+    diameter?.min ??
+    diameter?.median ??
+    (preset?.sizes.radiusNm ? 2 * preset.sizes.radiusNm.outer : undefined);
+  const split: SplitParams | undefined = opts.split
+    ? {
+        seeds,
+        minSeedDistance: opts.minSeedDistance ?? presetDistance ?? DEFAULT_MIN_SEED_DISTANCE,
+        seedThreshold: opts.seedThreshold ?? 0,
+        mergeQuantile: opts.mergeQuantile ?? DEFAULT_MERGE_QUANTILE,
+        mergeThreshold: opts.mergeThreshold ?? DEFAULT_MERGE_THRESHOLD[seeds],
+      }
+    : undefined;
+  if (split) checkSplitParams(split);
+  if (split?.seeds === "prediction" && binaryInput) {
+    throw invalidArgument(
+      `--seeds prediction: ${src.describe()} is a ${src.meta.kind} array, not a prediction; use --seeds distance`,
+    );
+  }
+  const perBlock = wholeNumber(opts.objectsPerBlock ?? 4, "objects per block", 1);
   if (
     dtype === "uint64" ||
     (dtype !== "uint8" && dtype !== "uint16" && dtype !== "float32" && !binaryInput)
@@ -140,6 +191,7 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
     remove: opts.remove ?? [],
     connectivity,
     edge,
+    ...(split ? { split } : {}),
   });
   const geometry = {
     shape: src.meta.shape,
@@ -168,6 +220,7 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
           maskBy: opts.maskBy,
           maskMode: opts.maskMode,
           connectivity,
+          ...(split ? { split } : {}),
         },
       },
     },
@@ -211,6 +264,8 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
       await done(smooth);
       current = smooth;
     }
+    // Prediction seeds read the smoothed prediction (or the input itself without smoothing).
+    const prediction = { ref: current, scale };
     const fg = ref(await tmpArray(job, "foreground", { ...geometry, dtype: "uint8" }));
     await threshold_(fg, threshold * scale, 1, true);
     await done(fg);
@@ -248,7 +303,23 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
       await runPhase(job, spec, call);
       phases.push({ spec, call });
     }
+    let splitReport: SplitReport | undefined;
+    if (split) {
+      const s = await runSplitPhases(
+        job,
+        src,
+        out,
+        split.seeds === "prediction" ? prediction : undefined,
+        split,
+        labelled.count,
+        edge,
+        perBlock,
+      );
+      splitReport = s.report;
+      phases.push(...s.phases);
+    }
     const built = await finishOutput(job, ds, output, levels);
+    if (split) await removeSplitDir(job);
     await cleanupJob(job, phases);
     return {
       output: path.join(ds, output),
@@ -257,6 +328,7 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
       minVolume,
       minVoxels,
       stages: reports,
+      ...(split && splitReport ? { split: { ...splitReport, params: split } } : {}),
       levels: built,
       seconds: (performance.now() - started) / 1000,
     };

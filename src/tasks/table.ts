@@ -3,6 +3,7 @@ import { measureBlock } from "../analyze/measure-task.ts";
 import { meshObjectsBlock } from "../analyze/mesh-task.ts";
 import { thresholdBlock } from "../analyze/refine-task.ts";
 import { skeletonObjectsBlock, skeletonWriteBlock } from "../analyze/skeleton-task.ts";
+import { splitBoxesBlock, splitObjectsBlock, splitWriteBlock } from "../analyze/split-task.ts";
 import { defineTaskTable } from "../blockwise/task-table.ts";
 import type { TaskTable } from "../blockwise/types.ts";
 import { evaluateHistogramBlock } from "../evaluate/histogram-task.ts";
@@ -39,6 +40,9 @@ export const TASK_TABLE: TaskTable = defineTaskTable({
   "analyze.meshObjects": meshObjectsBlock,
   "analyze.skeletonObjects": skeletonObjectsBlock,
   "analyze.skeletonWrite": skeletonWriteBlock,
+  "analyze.splitBoxes": splitBoxesBlock,
+  "analyze.splitObjects": splitObjectsBlock,
+  "analyze.splitWrite": splitWriteBlock,
   "analyze.threshold": thresholdBlock,
   "clahe.finish": claheFinishBlock,
   "clahe.range": claheRangeBlock,
