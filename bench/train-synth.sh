@@ -1,45 +1,70 @@
 #!/usr/bin/env bash
-# Evidence for issue 4: a small CPU preset learns mitochondria on one synthetic cell and is validated on a
-# hold-out block of that cell and on a naive synthetic cell (another seed). Target: validation F1 >= 0.90 on
-# the naive cell within 15 minutes on 2 cores.
+# Evidence for issue 4: a small CPU preset learns mitochondria on synthetic cells and is validated on a
+# hold-out block of a training cell and on a naive synthetic cell (another seed). Target: F1 >= 0.90 on the
+# whole naive cell (inside its cell mask) within 15 minutes on 2 cores.
 #
-#   bash bench/train-synth.sh [WORKDIR]          the full run (STEPS, default 600; LR, default 1e-3)
-#   DEMO=1 bash bench/train-synth.sh [WORKDIR]   the short version for the demo (a few minutes)
+#   bash bench/train-synth.sh [WORKDIR]          the full run (150 steps, validated every 30)
+#   DEMO=1 bash bench/train-synth.sh [WORKDIR]   the short version for the demo (30 steps, hold-out only)
 #
-# Cells: 3 um at 10 nm (300^3 voxels), seeds 11 (training) and 12 (naive), mitochondria + ER, nucleus,
-# Golgi and vesicles as distractors. Training ROI: z 0-2 um of cell 11; validation: z 2-2.8 um, y/x 0.9-2.1 um
-# of cell 11 (hold-out), the central 1.2 um cube of cell 12 (naive-centre: 21 % nucleus, against 2 % of the
-# cell, so the hardest place) and the whole of cell 12 inside its cell mask (naive-cell, the criterion). The learning rate is raised from
-# ASEM's 3e-5 (tuned for 100k+ steps on a GPU) to fit a CPU budget of minutes; everything else is SPEC §4.
-# Prints the validation F1 per checkpoint (both ROIs), the time the naive cell first reached 0.90 — wall
-# time and CPU time of the trainer and engine (on a shared machine wall time depends on the other load;
-# CPU-minutes / 2 is the wall time on 2 free cores) — and the step rate; the run directory holds plots/
-# and summary.html.
+# Environment overrides (defaults = the reported configuration): STEPS, EVERY (checkpoint + validation
+# interval), LR (5e-4), BATCH (1), INPUT (100: network input edge in voxels), VOXEL (20 nm), REJECT_BG
+# (SPEC's 0.9), CELLS ("11 13": seeds of the training cells), RUN (run directory).
+#
+# Cells: 3 um at 10 nm (300^3 voxels) with mitochondria, ER, nucleus + envelope, Golgi and vesicles as
+# distractors; training runs on their first pyramid level (20 nm). Training data: z 0-2 um of cell 11 and
+# the whole of cell 13 (SPEC §4: ground truth of more cells generalises better). Validation: z 2-2.8 um,
+# y/x 0.9-2.1 um of cell 11 (hold-out), the central 1.2 um cube of the naive cell 12 (naive-centre: 21 %
+# nucleus against ~4 % of the cell, the hardest place) and the whole naive cell inside its mask
+# (naive-cell: the criterion).
+#
+# Why these settings (see bench/README-train.md): the input of 100 voxels at 20 nm gives a 60^3 output
+# block of 1.2 um, the physical size of ASEM's 114^3 output at 10 nm that SPEC's foreground rejection
+# (< 5 % -> reject with p 0.9) was made for. With the small preset's own 28^3 output (0.56 um), nearly
+# every block touching the nucleus has < 5 % mitochondria and is rejected: the network then sees the
+# nucleus 5x less often than it occurs and calls heterochromatin and the nuclear envelope mitochondria.
+# The learning rate is raised from ASEM's 3e-5 (tuned for 100k+ GPU steps) to fit minutes of CPU.
+#
+# Prints the validation F1 per checkpoint with wall time and CPU time of the trainer + engine (on a shared
+# machine wall time depends on the other load; CPU time / 2 is the wall time on 2 free cores), and the
+# first checkpoint whose naive-cell F1 reaches 0.90. The run directory holds plots/ and summary.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-${TMPDIR:-/tmp}/organelle-train-synth}"
-if [ "${DEMO:-0}" = 1 ]; then
-  STEPS="${STEPS:-150}"
-  EVERY="${EVERY:-50}"
-  RUN="$WORK/runs/demo-${INPUT:-68}-${VOXEL:-10}nm-lr${LR:-1e-3}-b${BATCH:-1}-rej${REJECT_BG:-0.9}"
-else
-  STEPS="${STEPS:-600}"
-  EVERY="${EVERY:-100}"
-  RUN="$WORK/runs/full-${INPUT:-68}-${VOXEL:-10}nm-lr${LR:-1e-3}-b${BATCH:-1}-rej${REJECT_BG:-0.9}"
-fi
-LR="${LR:-1e-3}"
-INPUT="${INPUT:-68}"   # network input edge (voxels): 68 is the small preset's own; 100 gives a 60^3 output
-VOXEL="${VOXEL:-10}"   # training voxel size (nm): 10 (the data's), or 20 (its first pyramid level)
+mkdir -p "$WORK" && WORK="$(cd "$WORK" && pwd)" # absolute: the config's paths are relative to the config file
+LR="${LR:-5e-4}"
 BATCH="${BATCH:-1}"
-REJECT_BG="${REJECT_BG:-0.9}"   # sampling.reject_background_probability (SPEC: 0.9)
+INPUT="${INPUT:-100}"
+VOXEL="${VOXEL:-20}"
+REJECT_BG="${REJECT_BG:-0.9}"
+CELLS="${CELLS:-11 13}"
+# The demo validates on the hold-out block only: it predicts and evaluates the naive cell itself after.
+VALIDATION=$'\n  - dataset: train.zarr\n    name: holdout'
+if [ "${DEMO:-0}" = 1 ]; then
+  STEPS="${STEPS:-30}"
+  EVERY="${EVERY:-30}"
+  NAME=demo
+else
+  VALIDATION+=$'\n  - dataset: naive.zarr\n    name: naive-centre\n  - dataset: naive.zarr\n    name: naive-cell\n    rois: all'
+  STEPS="${STEPS:-150}"
+  EVERY="${EVERY:-30}"
+  NAME=full
+fi
+RUN="${RUN:-$WORK/runs/$NAME-${INPUT}-${VOXEL}nm-lr${LR}-b${BATCH}-rej${REJECT_BG}-cells${CELLS// /+}}"
+case "$RUN" in /*) ;; *) RUN="$PWD/$RUN" ;; esac
 ORG=(node bin/organelle.mjs)
 [ -f dist/organelle.mjs ] || node scripts/build.mjs
 mkdir -p "$WORK"
 
 cell() { # name seed
   if [ ! -d "$WORK/$1" ]; then
+    echo "synthesising $1 (seed $2, 3 um at 10 nm)"
     ORGANELLE_QUIET=1 "${ORG[@]}" synth "$WORK/$1" --size-um 3 --voxel-size 10 --seed "$2" \
       --organelles mito,er,nucleus,nuclear_envelope,golgi,vesicle --no-pyramid >/dev/null
+  fi
+  if [ "$VOXEL" != 10 ]; then
+    for a in raw labels/mito masks/cell; do
+      [ -d "$WORK/$1/$a/s1" ] || ORGANELLE_QUIET=1 "${ORG[@]}" pyramid "$WORK/$1" "$a" >/dev/null
+    done
   fi
 }
 roi() { # dataset name role roi
@@ -49,16 +74,19 @@ roi() { # dataset name role roi
 }
 cell train.zarr 11
 cell naive.zarr 12
-if [ "$VOXEL" != 10 ]; then
-  for ds in train.zarr naive.zarr; do
-    for a in raw labels/mito masks/cell; do
-      [ -d "$WORK/$ds/$a/s1" ] || ORGANELLE_QUIET=1 "${ORG[@]}" pyramid "$WORK/$ds" "$a" >/dev/null
-    done
-  done
-fi
 roi train.zarr train-z0-2um training 0,0,0:2000,3000,3000
 roi train.zarr holdout validation 2000,900,900:800,1200,1200
 roi naive.zarr naive-centre validation 900,900,900:1200,1200,1200
+
+SOURCES=""
+for seed in $CELLS; do
+  if [ "$seed" = 11 ]; then
+    SOURCES+=$'\n  - dataset: train.zarr'
+  else
+    cell "train-$seed.zarr" "$seed"
+    SOURCES+=$'\n'"  - { dataset: train-$seed.zarr, rois: all }"
+  fi
+done
 
 CONFIG="$WORK/$(basename "$RUN").yaml"
 cat >"$CONFIG" <<EOF
@@ -69,45 +97,14 @@ voxel_size: $VOXEL
 seed: 1
 training: { steps: $STEPS, batch_size: $BATCH, checkpoint_every: $EVERY, validate_every: $EVERY, learning_rate: $LR }
 sampling: { reject_background_probability: $REJECT_BG }
-sources:
-  - dataset: train.zarr
-validation:
-  - dataset: train.zarr
-    name: holdout
-  - dataset: naive.zarr
-    name: naive-centre
-  - dataset: naive.zarr
-    name: naive-cell
-    rois: all
+sources:$SOURCES
+validation:$VALIDATION
 engine: { device: cpu, threads: 2 }
 EOF
+echo "config: $CONFIG"
 
 start=$(date +%s)
 "${ORG[@]}" train "$CONFIG"
 end=$(date +%s)
 "${ORG[@]}" models "$RUN"
-
-node - "$RUN" "$((end - start))" <<'EOF'
-const fs = require("node:fs");
-const [run, wall] = process.argv.slice(2);
-const recs = fs.readFileSync(`${run}/metrics.jsonl`, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const vals = recs.filter((r) => r.type === "validation" && !r.label);
-const steps = recs.filter((r) => r.type === "train");
-const roi = (v, name) => v.rois.find((r) => r.source === name);
-const f1 = (v, name) => roi(v, name)?.f1 ?? NaN;
-const f3 = (x) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(3));
-console.log("\nstep   time(s)  CPU(s)  holdout F1  naive-centre F1  naive-cell F1  (precision / recall)");
-for (const v of vals) {
-  const c = roi(v, "naive-cell");
-  const cpu = v.cpu == null ? "-" : v.cpu.toFixed(0);
-  console.log(`${String(v.step).padEnd(6)} ${v.time.toFixed(0).padStart(7)}  ${cpu.padStart(6)}  ${f3(f1(v, "holdout")).padStart(10)}  ${f3(f1(v, "naive-centre")).padStart(15)}  ${f3(f1(v, "naive-cell")).padStart(13)}  (${f3(c?.precision)} / ${f3(c?.recall)})`);
-}
-const first = vals.find((v) => f1(v, "naive-cell") >= 0.9);
-const last = steps.at(-1);
-const rate = steps.length ? steps.length / (last.time - steps[0].time + 1e-9) : 0;
-console.log(`\nwall time ${wall} s for ${last?.step ?? 0} steps (this process: ${steps.length} steps, ${rate.toFixed(2)} steps/s incl. validation)`);
-const cpuMin = (v) => (v.cpu == null ? "?" : (v.cpu / 60).toFixed(1));
-console.log(first
-  ? `naive cell: F1 first >= 0.90 at step ${first.step}, ${(first.time / 60).toFixed(1)} min after start (${cpuMin(first)} CPU-minutes of trainer + engine): ${f3(f1(first, "naive-cell"))}`
-  : `naive cell: F1 never reached 0.90 (best ${f3(Math.max(...vals.map((v) => f1(v, "naive-cell"))))})`);
-EOF
+node bench/train-synth-summary.mjs "$RUN" "$((end - start))"

@@ -3,7 +3,8 @@
  * against the limit — the engine's bare train-step rate on the same network with tensors made up front
  * (no sampling, reading, augmentation or logging).
  *
- *   npx tsx bench/train.ts [--presets small,asem] [--steps small=30,asem=3] [--data cell.zarr] [--device cpu|cuda]
+ *   npx tsx bench/train.ts [--presets small,asem] [--steps small=30,asem=3] [--input small=100]
+ *                          [--data cell.zarr] [--device cpu|cuda]
  *
  * Data: a synthetic 3 um cell at 10 nm (300^3 voxels, built once into $TMPDIR/organelle-bench-train)
  * unless --data names a dataset with raw, labels/mito and masks/cell; all of it is the training ROI.
@@ -13,14 +14,19 @@
  *   engine idle share of the loop's wall time the engine had no request: it waited for data
  *   batch wait  share of the loop's time spent waiting for a batch (reading, or the engine augmenting it)
  *   step        share of the loop's time inside train steps (requests queued before them included)
+ *   CPU s/step  CPU seconds of this process and the engine per loop step (on a shared machine wall time
+ *               depends on the other load; CPU time does much less)
+ * --input gives a preset another valid training input edge (e.g. small=100, bench/train-synth.sh's).
+ * The load average before and after is printed: the machine may be shared.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { coord } from "../src/core/coordinate.ts";
+import { type Coordinate, coord } from "../src/core/coordinate.ts";
 import { TorchEngine } from "../src/engine/index.ts";
 import { tensor } from "../src/engine/tensor.ts";
 import { configFromObject } from "../src/learn/config.ts";
+import { cpuSeconds } from "../src/learn/engine-clock.ts";
 import { networkShape } from "../src/learn/shapes.ts";
 import { train } from "../src/learn/train.ts";
 import { getModelPreset, specToJson } from "../src/learn/unet-spec.ts";
@@ -35,6 +41,12 @@ const presets = arg("presets", "small,asem").split(",");
 const stepsArg = Object.fromEntries(
   arg("steps", "tiny=40,small=30,asem=3,cosem-few=2")
     .split(",")
+    .map((kv) => kv.split("=") as [string, string]),
+);
+const inputs = Object.fromEntries(
+  arg("input", "")
+    .split(",")
+    .filter(Boolean)
     .map((kv) => kv.split("=") as [string, string]),
 );
 const device = arg("device", "cpu") as "cpu" | "cuda";
@@ -67,16 +79,23 @@ interface Row {
   wait: number;
   batchWait: number;
   stepShare: number;
+  cpuPerStep: number | null;
   readMs: number;
   augmentMs: number;
   stepMs: number;
 }
 
+function inputOf(name: string): Coordinate {
+  const p = getModelPreset(name);
+  const edge = inputs[name];
+  return edge ? coord(Number(edge), Number(edge), Number(edge)) : p.inputSize;
+}
+
 async function bare(engine: TorchEngine, name: string, steps: number): Promise<number> {
   const p = getModelPreset(name);
-  const m = await engine.createModel(specToJson(p.spec), p.inputSize, { seed: 1 });
+  const m = await engine.createModel(specToJson(p.spec), inputOf(name), { seed: 1 });
   await engine.configureOptimizer();
-  const [si, so] = [p.inputSize, m.outputShape];
+  const [si, so] = [inputOf(name), m.outputShape];
   const n = si[0] * si[1] * si[2];
   const k = so[0] * so[1] * so[2];
   const raw = tensor(
@@ -98,21 +117,27 @@ async function main(): Promise<void> {
   const ds = await data();
   const engine = await TorchEngine.start({ engine: { device } });
   const info = await engine.hello({ device });
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ");
   console.log(
-    `engine: ${info.device} (${info.deviceName}), ${info.threads} threads, torch ${info.torch}; data ${ds}`,
+    `${new Date().toISOString()}: engine ${info.device} (${info.deviceName}), ${info.threads} threads, torch ${info.torch}; ${os.cpus().length} cores, load average ${load()}; data ${ds}`,
   );
   const rows: Row[] = [];
   for (const name of presets) {
     const steps = Number(stepsArg[name] ?? 10);
     const p = getModelPreset(name);
-    const shape = networkShape(p.spec, p.inputSize);
+    const input = inputOf(name);
+    const shape = networkShape(p.spec, input);
     const bareRate = await bare(engine, name, steps);
     const runDir = fs.mkdtempSync(path.join(work, `run-${name}-`));
     const cfg = (n: number) =>
       configFromObject(
         {
           organelle: "mito",
-          model: name,
+          model: { preset: name, input_shape: [...input] },
           run_dir: runDir,
           training: { steps: n, checkpoint_every: 1_000_000, validate_every: 1_000_000 },
           sources: [{ dataset: ds, rois: "all" }],
@@ -122,6 +147,7 @@ async function main(): Promise<void> {
       );
     // One step first: model creation, first reads and JIT warm-up stay out of the timed run.
     await train({ config: cfg(1), configText: "", engine: { engine, info }, out: null, noValidation: true });
+    const cpu0 = cpuSeconds(engine.pid);
     const r = await train({
       config: cfg(1 + steps),
       configText: "",
@@ -129,6 +155,7 @@ async function main(): Promise<void> {
       out: null,
       noValidation: true,
     });
+    const cpu1 = cpuSeconds(engine.pid);
     const loopSeconds = r.timing.steps / r.timing.stepsPerSecond;
     rows.push({
       preset: name,
@@ -139,6 +166,7 @@ async function main(): Promise<void> {
       wait: r.timing.engineIdleShare,
       batchWait: r.timing.batchWaitShare,
       stepShare: (r.timing.meanTrainStepMs * r.timing.steps) / 1000 / loopSeconds,
+      cpuPerStep: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / r.timing.steps,
       readMs: r.timing.meanReadMs,
       augmentMs: r.timing.meanAugmentMs,
       stepMs: r.timing.meanTrainStepMs,
@@ -153,8 +181,10 @@ async function main(): Promise<void> {
     "bare steps/s",
     "loop steps/s",
     "loop/bare",
-    "wait",
+    "engine idle",
+    "batch wait",
     "step",
+    "CPU s/step",
     "read ms",
     "augment ms",
     "train step ms",
@@ -169,6 +199,7 @@ async function main(): Promise<void> {
     `${(r.wait * 100).toFixed(1)} %`,
     `${(r.batchWait * 100).toFixed(1)} %`,
     `${(r.stepShare * 100).toFixed(1)} %`,
+    r.cpuPerStep === null ? "-" : r.cpuPerStep.toFixed(2),
     r.readMs.toFixed(0),
     r.augmentMs.toFixed(0),
     r.stepMs.toFixed(0),
@@ -177,6 +208,7 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
   console.log(line(head));
   for (const b of body) console.log(line(b));
+  console.log(`load average at the end: ${load()}`);
 }
 
 await main();
