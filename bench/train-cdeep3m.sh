@@ -41,6 +41,16 @@ ORG=(node bin/organelle.mjs)
 [ -f dist/organelle.mjs ] || node scripts/build.mjs
 mkdir -p "$WORK"
 
+# The label PNGs are palette images: rewritten as greyscale with Debian's Pillow (installed when missing).
+if ! /usr/bin/python3 -c "import PIL, numpy" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pil python3-numpy >/dev/null
+  else
+    echo "train-cdeep3m: needs Debian's python3-pil and python3-numpy: sudo apt-get install python3-pil python3-numpy" >&2
+    exit 1
+  fi
+fi
+
 greyscale_labels() { # src dst
   [ -d "$2" ] && return
   mkdir -p "$2.tmp"
