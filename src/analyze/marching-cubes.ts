@@ -214,24 +214,27 @@ export function accumulateSurfaceAreas(
         ids[6] = v6;
         ids[7] = v7;
         for (let k = 0; k < 8; k++) {
-          const id = ids[k]!;
-          if (id === 0) continue;
-          let seenBefore = false;
-          for (let j = 0; j < k; j++) {
-            if (ids[j] === id) {
-              seenBefore = true;
-              break;
-            }
-          }
-          if (seenBefore) continue;
-          let config = 0;
-          for (let j = k; j < 8; j++) if (ids[j] === id) config |= 1 << j;
-          sums.add(id, areas[config]!);
+          const config = cornerConfig(ids, k);
+          if (config !== 0) sums.add(ids[k]!, areas[config]!);
         }
       }
     }
   }
   for (const [id, a] of sums.toMap()) area.set(id, (area.get(id) ?? 0) + a);
+}
+
+/**
+ * The marching-cubes case (bit q set where corner q holds the id) of the id at corner `k` of a cube's
+ * 8 corner ids, or 0 when that id is background or already met at an earlier corner: so each id of
+ * a cube is counted once.
+ */
+export function cornerConfig(ids: Float64Array, k: number): number {
+  const id = ids[k]!;
+  if (id === 0) return 0;
+  for (let j = 0; j < k; j++) if (ids[j] === id) return 0;
+  let config = 0;
+  for (let j = k; j < 8; j++) if (ids[j] === id) config |= 1 << j;
+  return config;
 }
 
 export interface Mesh {

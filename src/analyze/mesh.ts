@@ -102,6 +102,45 @@ export function readMeasureTable(file: string, text: string): TableObject[] {
   });
 }
 
+/** A measure table's objects with their ids and voxel bounding boxes in `vol` (z0,y0,x0,z1,y1,x1 per object). */
+export interface ObjectBoxes {
+  objects: TableObject[];
+  ids: Float64Array;
+  boxes: Float64Array;
+}
+
+/**
+ * Reads the measure table at `tablePath` and turns each object's nm bounding box into a voxel box of `vol`;
+ * a box outside the array means the table was measured on another array.
+ */
+export async function readObjectBoxes(tablePath: string, vol: Volume): Promise<ObjectBoxes> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(tablePath, "utf8");
+  } catch (e) {
+    throw fromFsError(e, tablePath, "reading the measure table");
+  }
+  const objects = readMeasureTable(tablePath, text);
+  const { offset, voxelSize: vs, shape } = vol.meta;
+  const ids = new Float64Array(objects.length);
+  const boxes = new Float64Array(objects.length * 6);
+  objects.forEach((o, k) => {
+    ids[k] = o.id;
+    for (let d = 0; d < 3; d++) {
+      const b = Math.round((o.min[d]! - offset[d]!) / vs[d]!);
+      const e = Math.round((o.max[d]! - offset[d]!) / vs[d]!);
+      if (!(b >= 0 && e <= shape[d]! && e > b)) {
+        throw invalidData(
+          `${tablePath}: the bounding box of id ${o.id} lies outside ${vol.describe()}; the table belongs to another array — run with --remeasure`,
+        );
+      }
+      boxes[6 * k + d] = b;
+      boxes[6 * k + 3 + d] = e;
+    }
+  });
+  return { objects, ids, boxes };
+}
+
 export async function runMesh(
   datasetPath: string,
   arrayPath: string,
@@ -133,30 +172,7 @@ export async function runMesh(
     await recordCsvTable(ds, path.basename(tablePath, ".csv"), tablePath, { array: arrayPath });
     measured = true;
   }
-  let text: string;
-  try {
-    text = await fs.promises.readFile(tablePath, "utf8");
-  } catch (e) {
-    throw fromFsError(e, tablePath, "reading the measure table");
-  }
-  const objects = readMeasureTable(tablePath, text);
-  const { offset, voxelSize: vs, shape } = vol.meta;
-  const ids = new Float64Array(objects.length);
-  const boxes = new Float64Array(objects.length * 6);
-  objects.forEach((o, k) => {
-    ids[k] = o.id;
-    for (let d = 0; d < 3; d++) {
-      const b = Math.round((o.min[d]! - offset[d]!) / vs[d]!);
-      const e = Math.round((o.max[d]! - offset[d]!) / vs[d]!);
-      if (!(b >= 0 && e <= shape[d]! && e > b)) {
-        throw invalidData(
-          `${tablePath}: the bounding box of id ${o.id} lies outside ${vol.describe()}; the table belongs to another array — run with --remeasure`,
-        );
-      }
-      boxes[6 * k + d] = b;
-      boxes[6 * k + 3 + d] = e;
-    }
-  });
+  const { objects, ids, boxes } = await readObjectBoxes(tablePath, vol);
   const key = runKey({
     v: 1,
     verb: "mesh",

@@ -1,12 +1,18 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Block, BlockContext } from "../blockwise/types.ts";
-import { type Coordinate, coord } from "../core/coordinate.ts";
-import { fromFsError, invalidData } from "../core/errors.ts";
+import { coord } from "../core/coordinate.ts";
+import { invalidData } from "../core/errors.ts";
 import { distanceTransform } from "../ops/edt.ts";
 import type { ArrayRef } from "../preprocess/clahe-task.ts";
 import { Volume } from "../store/volume.ts";
-import { asIdArray } from "./measure-task.ts";
+import {
+  boxMeets,
+  globalIndices,
+  readObjectMask,
+  readSparse,
+  scatterSparse,
+  writeSparse,
+} from "./object-voxels.ts";
 import { PLANAR_THRESHOLD, planarityAt, planarityMargin } from "./planarity.ts";
 import { skeletonStats } from "./skeleton-graph.ts";
 import { skeletonize3d } from "./skeletonize.ts";
@@ -63,16 +69,7 @@ export interface SkeletonWriteParams {
   readonly dir: string;
 }
 
-async function writeFile(file: string, data: Uint8Array) {
-  try {
-    await fs.promises.writeFile(file, data);
-  } catch (e) {
-    throw fromFsError(e, file, "writing skeleton voxels");
-  }
-}
-
-const bytes = (a: Float64Array | Uint8Array | Uint32Array) =>
-  new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const WHAT = "skeleton voxels";
 
 export async function skeletonObjectsBlock(
   block: Block,
@@ -96,39 +93,21 @@ export async function skeletonObjectsBlock(
       b(4) - b(1) + 2 * margin[1],
       b(5) - b(2) + 2 * margin[2],
     );
-    const data = asIdArray(await vol.readBox({ begin, shape }, { signal: ctx.signal }), vol.describe());
-    const mask = new Uint8Array(data.length);
-    let voxels = 0;
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] === id) {
-        mask[i] = 1;
-        voxels++;
-      }
-    }
-    if (voxels === 0) {
-      throw invalidData(
-        `${vol.describe()}: id ${id} has no voxels in its bounding box; the measure table belongs to another array — run with --remeasure`,
-      );
-    }
-    const toGlobal = (local: Int32Array) => {
-      const g = new Float64Array(local.length);
-      const sz = shape[1] * shape[2];
-      for (let j = 0; j < local.length; j++) {
-        const i = local[j]!;
-        const z = begin[0] + Math.trunc(i / sz);
-        const y = begin[1] + Math.trunc((i % sz) / shape[2]);
-        const x = begin[2] + (i % shape[2]);
-        g[j] = (z * full[1] + y) * full[2] + x;
-      }
-      return g;
-    };
+    const mask = await readObjectMask(
+      vol,
+      id,
+      begin,
+      shape,
+      ctx.signal,
+      "; the measure table belongs to another array — run with --remeasure",
+    );
     if (p.kind === "mito") {
       const skeleton = skeletonize3d(mask, shape);
       const s = skeletonStats(skeleton, shape, vs, p.prune);
       const edt = distanceTransform(mask, shape, { voxelSize: vs, outside: "sources" });
       const { mean, sd } = meanSd(s.voxels, edt);
-      await writeFile(path.join(p.dir, `${id}.idx`), bytes(toGlobal(s.voxels)));
-      await writeFile(path.join(p.dir, `${id}.val`), bytes(new Uint32Array(s.voxels.length).fill(id)));
+      await writeSparse(path.join(p.dir, `${id}.idx`), globalIndices(s.voxels, begin, shape, full), WHAT);
+      await writeSparse(path.join(p.dir, `${id}.val`), new Uint32Array(s.voxels.length).fill(id), WHAT);
       out.push(
         id,
         s.length,
@@ -154,8 +133,8 @@ export async function skeletonObjectsBlock(
         if (v >= PLANAR_THRESHOLD) planar++;
         scaled[j] = 1 + Math.round(v * 254);
       }
-      await writeFile(path.join(p.dir, `${id}.idx`), bytes(toGlobal(points)));
-      await writeFile(path.join(p.dir, `${id}.val`), scaled);
+      await writeSparse(path.join(p.dir, `${id}.idx`), globalIndices(points, begin, shape, full), WHAT);
+      await writeSparse(path.join(p.dir, `${id}.val`), scaled, WHAT);
       const sorted = Float64Array.from(planarity).sort();
       out.push(id, points.length, sum / Math.max(1, points.length), median(sorted), planar);
     }
@@ -189,18 +168,9 @@ function median(sorted: Float64Array): number {
   return n % 2 ? sorted[h]! : (sorted[h - 1]! + sorted[h]!) / 2;
 }
 
-async function readSparse(dir: string, id: number, dtype: "uint8" | "uint32") {
-  const read = async (ext: string) => {
-    const file = path.join(dir, `${id}.${ext}`);
-    try {
-      const b = await fs.promises.readFile(file);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-    } catch (e) {
-      throw fromFsError(e, file, "reading skeleton voxels");
-    }
-  };
-  const idx = new Float64Array(await read("idx"));
-  const raw = await read("val");
+async function readSkeletonVoxels(dir: string, id: number, dtype: "uint8" | "uint32") {
+  const idx = new Float64Array(await readSparse(path.join(dir, `${id}.idx`), WHAT));
+  const raw = await readSparse(path.join(dir, `${id}.val`), WHAT);
   const val = dtype === "uint8" ? new Uint8Array(raw) : new Uint32Array(raw);
   return { idx, val };
 }
@@ -211,26 +181,13 @@ export async function skeletonWriteBlock(block: Block, p: SkeletonWriteParams, c
   if (dtype !== "uint8" && dtype !== "uint32")
     throw invalidData(`${dst.describe()}: expected uint8 or uint32`);
   const box = dst.boxOf(block.writeRoi);
-  const [bz, by, bx] = box.begin;
   const [nz, ny, nx] = box.shape;
-  const full: Coordinate = dst.meta.shape;
   const data = dtype === "uint8" ? new Uint8Array(nz * ny * nx) : new Uint32Array(nz * ny * nx);
-  const plane = full[1] * full[2];
   for (let k = 0; k < p.ids.length; k++) {
-    const b = (d: number) => p.boxes[6 * k + d]!;
     // skeleton and medial voxels lie inside their object's box
-    if (b(0) >= bz + nz || b(3) <= bz || b(1) >= by + ny || b(4) <= by || b(2) >= bx + nx || b(5) <= bx)
-      continue;
-    const { idx, val } = await readSparse(p.dir, p.ids[k]!, dtype);
-    for (let j = 0; j < idx.length; j++) {
-      const g = idx[j]!;
-      const z = Math.floor(g / plane) - bz;
-      const r = g % plane;
-      const y = Math.floor(r / full[2]) - by;
-      const x = (r % full[2]) - bx;
-      if (z < 0 || z >= nz || y < 0 || y >= ny || x < 0 || x >= nx) continue;
-      data[(z * ny + y) * nx + x] = val[j]!;
-    }
+    if (!boxMeets(p.boxes, k, box.begin, box.shape)) continue;
+    const { idx, val } = await readSkeletonVoxels(p.dir, p.ids[k]!, dtype);
+    scatterSparse(data, box.begin, box.shape, dst.meta.shape, idx, val);
   }
   await dst.writeBox(box, data, { signal: ctx.signal });
 }

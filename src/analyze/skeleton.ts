@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { ProgressSink, WorkerPool } from "../blockwise/index.ts";
 import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
 import { coord } from "../core/coordinate.ts";
-import { fromFsError, invalidArgument, invalidData } from "../core/errors.ts";
+import { fromFsError, invalidArgument } from "../core/errors.ts";
 import { Roi } from "../core/roi.ts";
 import {
   arraySpec,
@@ -17,7 +17,7 @@ import {
 } from "../preprocess/jobs.ts";
 import { Volume } from "../store/volume.ts";
 import { runMeasure, writeFileAtomic } from "./measure.ts";
-import { readMeasureTable } from "./mesh.ts";
+import { readObjectBoxes } from "./mesh.ts";
 import { DEFAULT_PLANARITY_SCALES, effectiveScales } from "./planarity.ts";
 import {
   ER_FIELDS,
@@ -157,30 +157,8 @@ export async function runSkeleton(datasetPath: string, opts: SkeletonOptions): P
     });
     measured = true;
   }
-  let text: string;
-  try {
-    text = await fs.promises.readFile(tablePath, "utf8");
-  } catch (e) {
-    throw fromFsError(e, tablePath, "reading the measure table");
-  }
-  const objects = readMeasureTable(tablePath, text);
+  const { objects, ids, boxes } = await readObjectBoxes(tablePath, vol);
   const { offset, voxelSize: vs, shape } = vol.meta;
-  const ids = new Float64Array(objects.length);
-  const boxes = new Float64Array(objects.length * 6);
-  objects.forEach((o, k) => {
-    ids[k] = o.id;
-    for (let d = 0; d < 3; d++) {
-      const b = Math.round((o.min[d]! - offset[d]!) / vs[d]!);
-      const e = Math.round((o.max[d]! - offset[d]!) / vs[d]!);
-      if (!(b >= 0 && e <= shape[d]! && e > b)) {
-        throw invalidData(
-          `${tablePath}: the bounding box of id ${o.id} lies outside ${vol.describe()}; the table belongs to another array — run with --remeasure`,
-        );
-      }
-      boxes[6 * k + d] = b;
-      boxes[6 * k + 3 + d] = e;
-    }
-  });
   const array = opts.array ?? (kind === "mito" ? `analysis/${name}_skeleton` : `analysis/${name}_planarity`);
   const csvRel =
     opts.out ?? path.join("tables", kind === "mito" ? `${name}_skeleton.csv` : `${name}_planarity.csv`);

@@ -1,10 +1,17 @@
-import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Block, BlockContext } from "../blockwise/types.ts";
-import { fromFsError, invalidData } from "../core/errors.ts";
+import { invalidData } from "../core/errors.ts";
 import type { ArrayRef } from "../preprocess/clahe-task.ts";
 import { Volume } from "../store/volume.ts";
 import { asIdArray } from "./measure-task.ts";
+import {
+  boxMeets,
+  globalIndices,
+  readObjectMask,
+  readSparse,
+  scatterSparse,
+  writeSparse,
+} from "./object-voxels.ts";
 import { cropBox, type SplitParams, splitObject } from "./split.ts";
 
 /*
@@ -86,24 +93,7 @@ export async function splitBoxesBlock(
   return out;
 }
 
-const bytes = (a: Float64Array | Uint32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-async function writeSparse(file: string, data: Float64Array | Uint32Array) {
-  try {
-    await fs.promises.writeFile(file, bytes(data));
-  } catch (e) {
-    throw fromFsError(e, file, "writing split pieces");
-  }
-}
-
-async function readSparse(file: string): Promise<ArrayBuffer> {
-  try {
-    const b = await fs.promises.readFile(file);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-  } catch (e) {
-    throw fromFsError(e, file, "reading split pieces");
-  }
-}
+const WHAT = "split pieces";
 
 export async function splitObjectsBlock(
   block: Block,
@@ -122,16 +112,7 @@ export async function splitObjectsBlock(
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const id = p.ids[k]!;
     const { begin, shape } = cropBox(Array.from(p.boxes.subarray(6 * k, 6 * k + 6)));
-    const data = asIdArray(await vol.readBox({ begin, shape }, { signal: ctx.signal }), vol.describe());
-    const mask = new Uint8Array(data.length);
-    let voxels = 0;
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] === id) {
-        mask[i] = 1;
-        voxels++;
-      }
-    }
-    if (voxels === 0) throw invalidData(`${vol.describe()}: id ${id} has no voxels in its bounding box`);
+    const mask = await readObjectMask(vol, id, begin, shape, ctx.signal);
     let prediction: Float32Array | undefined;
     if (pred) {
       const raw = await pred.readBox({ begin, shape }, { signal: ctx.signal });
@@ -144,21 +125,17 @@ export async function splitObjectsBlock(
     if (r.count < 2) continue;
     let n = 0;
     for (let i = 0; i < r.pieces.length; i++) if (r.pieces[i]! >= 2) n++;
-    const idx = new Float64Array(n);
+    const local = new Int32Array(n);
     const val = new Uint32Array(n);
     n = 0;
-    const plane = shape[1] * shape[2];
     for (let i = 0; i < r.pieces.length; i++) {
       const piece = r.pieces[i]!;
       if (piece < 2) continue;
-      const z = begin[0] + Math.trunc(i / plane);
-      const y = begin[1] + Math.trunc((i % plane) / shape[2]);
-      const x = begin[2] + (i % shape[2]);
-      idx[n] = (z * full[1] + y) * full[2] + x;
+      local[n] = i;
       val[n++] = piece;
     }
-    await writeSparse(path.join(p.dir, `${id}.idx`), idx);
-    await writeSparse(path.join(p.dir, `${id}.val`), val);
+    await writeSparse(path.join(p.dir, `${id}.idx`), globalIndices(local, begin, shape, full), WHAT);
+    await writeSparse(path.join(p.dir, `${id}.val`), val, WHAT);
   }
   return out;
 }
@@ -166,33 +143,18 @@ export async function splitObjectsBlock(
 export async function splitWriteBlock(block: Block, p: SplitWriteParams, ctx: BlockContext): Promise<void> {
   const dst = await Volume.open(p.output.datasetPath, p.output.arrayPath, { allowIncomplete: true });
   const box = dst.boxOf(block.writeRoi);
-  const [bz, by, bx] = box.begin;
-  const [nz, ny, nx] = box.shape;
-  const full = dst.meta.shape;
-  const plane = full[1] * full[2];
   let data: Uint32Array | undefined;
   for (let k = 0; k < p.ids.length; k++) {
-    const b = (d: number) => p.boxes[6 * k + d]!;
-    if (b(0) >= bz + nz || b(3) <= bz || b(1) >= by + ny || b(4) <= by || b(2) >= bx + nx || b(5) <= bx)
-      continue;
+    if (!boxMeets(p.boxes, k, box.begin, box.shape)) continue;
     if (!data) {
       const raw = await dst.readBox(box, { signal: ctx.signal });
       if (!(raw instanceof Uint32Array)) throw invalidData(`${dst.describe()}: expected uint32 ids`);
       data = raw;
     }
     const id = p.ids[k]!;
-    const idx = new Float64Array(await readSparse(path.join(p.dir, `${id}.idx`)));
-    const val = new Uint32Array(await readSparse(path.join(p.dir, `${id}.val`)));
-    const base = p.bases[k]! - 2;
-    for (let j = 0; j < idx.length; j++) {
-      const g = idx[j]!;
-      const z = Math.floor(g / plane) - bz;
-      const r = g % plane;
-      const y = Math.floor(r / full[2]) - by;
-      const x = (r % full[2]) - bx;
-      if (z < 0 || z >= nz || y < 0 || y >= ny || x < 0 || x >= nx) continue;
-      data[(z * ny + y) * nx + x] = base + val[j]!;
-    }
+    const idx = new Float64Array(await readSparse(path.join(p.dir, `${id}.idx`), WHAT));
+    const val = new Uint32Array(await readSparse(path.join(p.dir, `${id}.val`), WHAT));
+    scatterSparse(data, box.begin, box.shape, dst.meta.shape, idx, val, p.bases[k]! - 2);
   }
   if (data) await dst.writeBox(box, data, { signal: ctx.signal });
 }

@@ -1,6 +1,14 @@
 import type { Coordinate } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
-import { AreaSums, type CellRange, caseAreas, EDGES, type IdArray, TRIANGLES } from "./marching-cubes.ts";
+import {
+  AreaSums,
+  type CellRange,
+  caseAreas,
+  cornerConfig,
+  EDGES,
+  type IdArray,
+  TRIANGLES,
+} from "./marching-cubes.ts";
 
 /*
  * The two marching-cubes areas of every id of an instance array over a range of cells (cubes between
@@ -159,19 +167,8 @@ export function surfaceAreas(
         const i = z * sz + y * sy + x;
         for (let k = 0; k < 8; k++) cornerIds[k] = data[i + corner[k]!]!;
         for (let k = 0; k < 8; k++) {
-          const id = cornerIds[k]!;
-          if (id === 0) continue;
-          let seenBefore = false;
-          for (let q = 0; q < k; q++) {
-            if (cornerIds[q] === id) {
-              seenBefore = true;
-              break;
-            }
-          }
-          if (seenBefore) continue;
-          let config = 0;
-          for (let q = k; q < 8; q++) if (cornerIds[q] === id) config |= 1 << q;
-          if (config !== 255) binary.add(id, binaryAreas[config]!);
+          const config = cornerConfig(cornerIds, k);
+          if (config !== 0 && config !== 255) binary.add(cornerIds[k]!, binaryAreas[config]!);
         }
         // Smoothed: recount each id's 27 voxels at every corner.
         let nIds = 0;

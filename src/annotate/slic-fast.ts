@@ -1,12 +1,16 @@
-import { type Coordinate, coord } from "../core/coordinate.ts";
+import type { Coordinate } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
-import { checkVolume, voxelSizeOrUnit } from "../ops/volume3d.ts";
+import { checkVolume } from "../ops/volume3d.ts";
 import {
-  enforceConnectivity,
+  cellOf,
+  centreSums,
+  finishSupervoxels,
   type GreyVolume,
+  gridCentres,
+  moveCentres,
   regularGrid,
-  SLIC_DEFAULTS,
   type Supervoxels,
+  slicParams,
 } from "./slic.ts";
 
 /**
@@ -60,47 +64,17 @@ export function slicFast(
 ): FastSlicResult {
   const t0 = performance.now();
   const n = checkVolume(image, shape, "slic");
-  const nSegments = options.nSegments ?? SLIC_DEFAULTS.nSegments;
-  const compactness = options.compactness ?? SLIC_DEFAULTS.compactness;
-  const iterations = options.iterations ?? SLIC_DEFAULTS.iterations;
+  const { nSegments, compactness, iterations, minSizeFactor, maxSizeFactor, spacing } = slicParams(options);
   const tolerance = options.tolerance ?? FAST_SLIC_DEFAULTS.tolerance;
-  const minSizeFactor = options.minSizeFactor ?? SLIC_DEFAULTS.minSizeFactor;
-  const maxSizeFactor = options.maxSizeFactor ?? SLIC_DEFAULTS.maxSizeFactor;
-  if (!Number.isInteger(nSegments) || nSegments < 1)
-    throw invalidArgument(`slic: nSegments must be a whole number >= 1, got ${nSegments}`);
-  if (!(compactness > 0)) throw invalidArgument(`slic: compactness must be > 0, got ${compactness}`);
-  if (!Number.isInteger(iterations) || iterations < 1)
-    throw invalidArgument(`slic: iterations must be a whole number >= 1, got ${iterations}`);
   if (!(tolerance >= 0)) throw invalidArgument(`slic: tolerance must be >= 0 voxels, got ${tolerance}`);
-  if (!(minSizeFactor >= 0) || !(maxSizeFactor > 0))
-    throw invalidArgument(`slic: size factors must be >= 0 (min) and > 0 (max)`);
-  const [sz, sy, sx] = voxelSizeOrUnit(options.spacing, "slic spacing");
+  const [sz, sy, sx] = spacing;
   const [d, h, w] = shape;
 
   const grey = scaledGrey(image, compactness);
 
-  const g0 = regularGrid(shape, nSegments);
-  const nz = gridCount(d, g0.start[0], g0.step[0]);
-  const ny = gridCount(h, g0.start[1], g0.step[1]);
-  const nx = gridCount(w, g0.start[2], g0.step[2]);
-  const k = nz * ny * nx;
-  const cz = new Float64Array(k);
-  const cy = new Float64Array(k);
-  const cx = new Float64Array(k);
-  const cg = new Float64Array(k);
-  for (let iz = 0, c = 0; iz < nz; iz++) {
-    for (let iy = 0; iy < ny; iy++) {
-      for (let ix = 0; ix < nx; ix++, c++) {
-        const z = g0.start[0] + iz * g0.step[0];
-        const y = g0.start[1] + iy * g0.step[1];
-        const x = g0.start[2] + ix * g0.step[2];
-        cz[c] = z;
-        cy[c] = y;
-        cx[c] = x;
-        cg[c] = grey[(z * h + y) * w + x]!;
-      }
-    }
-  }
+  const { g0, nz, ny, nx, k, cz, cy, cx, cg } = gridCentres(shape, nSegments);
+  // centres start at the grey of their voxel
+  for (let c = 0; c < k; c++) cg[c] = grey[(cz[c]! * h + cy[c]!) * w + cx[c]!]!;
   const step = Math.max(g0.step[0], g0.step[1], g0.step[2]);
   const spatialWeight = 1 / (step * step);
   const win = regularGrid(shape, k).step;
@@ -117,11 +91,7 @@ export function slicFast(
   initialLabels(grey, shape, g0, nz, ny, nx, cz, cy, cx, cg, wz, wy, wx, labels, rowBound);
   const t1 = performance.now();
 
-  const count = new Float64Array(k);
-  const sumZ = new Float64Array(k);
-  const sumY = new Float64Array(k);
-  const sumX = new Float64Array(k);
-  const sumG = new Float64Array(k);
+  const sums = centreSums(k);
   let passes = 0;
   for (let it = 0; it < iterations; it++) {
     passes++;
@@ -160,54 +130,21 @@ export function slicFast(
         }
       }
     }
-    count.fill(0);
-    sumZ.fill(0);
-    sumY.fill(0);
-    sumX.fill(0);
-    sumG.fill(0);
-    for (let z = 0, i = 0; z < d; z++) {
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++, i++) {
-          const s = labels[i]!;
-          count[s]!++;
-          sumZ[s]! += z;
-          sumY[s]! += y;
-          sumX[s]! += x;
-          sumG[s]! += grey[i]!;
-        }
-      }
-    }
-    let moved = 0;
-    for (let s = 0; s < k; s++) {
-      const m = count[s]!;
-      if (m === 0) continue;
-      const z = sumZ[s]! / m;
-      const y = sumY[s]! / m;
-      const x = sumX[s]! / m;
-      const shift = Math.max(Math.abs(z - cz[s]!), Math.abs(y - cy[s]!), Math.abs(x - cx[s]!));
-      if (shift > moved) moved = shift;
-      cz[s] = z;
-      cy[s] = y;
-      cx[s] = x;
-      cg[s] = sumG[s]! / m;
-    }
+    const moved = moveCentres(labels, grey, shape, sums, cz, cy, cx, cg);
     if (moved <= tolerance || it === iterations - 1) break;
     windows(cz, cy, cx, win, shape, box);
     nextBounds(grey, shape, cz, cy, cx, cg, box, wz, wy, wx, labels, rowBound);
   }
   const t2 = performance.now();
 
-  let result: Supervoxels;
-  if (options.enforceConnectivity === false) result = compact(labels, shape);
-  else {
-    const segmentSize = n / k;
-    result = enforceConnectivity(
-      labels,
-      shape,
-      Math.trunc(minSizeFactor * segmentSize),
-      Math.max(1, Math.trunc(maxSizeFactor * segmentSize)),
-    );
-  }
+  const result = finishSupervoxels(
+    labels,
+    shape,
+    k,
+    options.enforceConnectivity,
+    minSizeFactor,
+    maxSizeFactor,
+  );
   const t3 = performance.now();
   return { ...result, passes, timings: { prepare: t1 - t0, passes: t2 - t1, connectivity: t3 - t2 } };
 }
@@ -226,10 +163,6 @@ function scaledGrey(image: GreyVolume, compactness: number): Float32Array {
   const scale = hi > lo ? 1 / ((hi - lo) * compactness) : 0;
   for (let i = 0; i < n; i++) grey[i] = (image[i]! - lo) * scale;
   return grey;
-}
-
-function gridCount(size: number, start: number, step: number): number {
-  return start >= size ? 0 : Math.floor((size - 1 - start) / step) + 1;
 }
 
 /** Labels of the grid cells and, per row, the largest distance of a voxel to its cell's centre. */
@@ -274,10 +207,6 @@ function initialLabels(
       rowBound[z * h + y] = bound * (1 + 1e-5) + 1e-12;
     }
   }
-}
-
-function cellOf(v: number, start: number, step: number, cells: number): number {
-  return Math.min(cells - 1, Math.max(0, Math.round((v - start) / step)));
 }
 
 /** The +-win search box of every centre, clipped to the volume (begin inclusive, end exclusive). */
@@ -344,17 +273,4 @@ function nextBounds(
       rowBound[z * h + y] = bound * (1 + 1e-5) + 1e-12;
     }
   }
-}
-
-function compact(labels: Int32Array, shape: Coordinate): Supervoxels {
-  let max = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]! > max) max = labels[i]!;
-  const map = new Int32Array(max + 1).fill(-1);
-  let count = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
-    if (map[l] === -1) map[l] = count++;
-    labels[i] = map[l]!;
-  }
-  return { labels, count, shape: coord(shape[0], shape[1], shape[2]) };
 }

@@ -94,9 +94,13 @@ function gridCount(size: number, start: number, step: number): number {
   return start >= size ? 0 : Math.floor((size - 1 - start) / step) + 1;
 }
 
-/** SLIC supervoxels of a grey volume (C order z,y,x). */
-export function slic(image: GreyVolume, shape: Coordinate, options: SlicOptions = {}): Supervoxels {
-  const n = checkVolume(image, shape, "slic");
+/** The grid cell (0..cells-1) of voxel coordinate `v` on a grid of `start` and `step`. */
+export function cellOf(v: number, start: number, step: number, cells: number): number {
+  return Math.min(cells - 1, Math.max(0, Math.round((v - start) / step)));
+}
+
+/** The options both SLIC modes share, defaulted and checked. */
+export function slicParams(options: SlicOptions) {
   const nSegments = options.nSegments ?? SLIC_DEFAULTS.nSegments;
   const compactness = options.compactness ?? SLIC_DEFAULTS.compactness;
   const iterations = options.iterations ?? SLIC_DEFAULTS.iterations;
@@ -110,6 +114,120 @@ export function slic(image: GreyVolume, shape: Coordinate, options: SlicOptions 
   if (!(minSizeFactor >= 0) || !(maxSizeFactor > 0))
     throw invalidArgument(`slic: size factors must be >= 0 (min) and > 0 (max)`);
   const spacing = voxelSizeOrUnit(options.spacing, "slic spacing");
+  return { nSegments, compactness, iterations, minSizeFactor, maxSizeFactor, spacing };
+}
+
+/** Centres (position z,y,x and grey, grey 0) on skimage's regular grid of about `nSegments` points. */
+export function gridCentres(shape: Coordinate, nSegments: number) {
+  const g0 = regularGrid(shape, nSegments);
+  const nz = gridCount(shape[0], g0.start[0], g0.step[0]);
+  const ny = gridCount(shape[1], g0.start[1], g0.step[1]);
+  const nx = gridCount(shape[2], g0.start[2], g0.step[2]);
+  const k = nz * ny * nx;
+  const cz = new Float64Array(k);
+  const cy = new Float64Array(k);
+  const cx = new Float64Array(k);
+  const cg = new Float64Array(k);
+  for (let iz = 0, c = 0; iz < nz; iz++) {
+    for (let iy = 0; iy < ny; iy++) {
+      for (let ix = 0; ix < nx; ix++, c++) {
+        cz[c] = g0.start[0] + iz * g0.step[0];
+        cy[c] = g0.start[1] + iy * g0.step[1];
+        cx[c] = g0.start[2] + ix * g0.step[2];
+      }
+    }
+  }
+  return { g0, nz, ny, nx, k, cz, cy, cx, cg };
+}
+
+/** Per-centre voxel count and sums of z, y, x and grey, for moving the centres to their means. */
+export interface CentreSums {
+  readonly count: Float64Array;
+  readonly sumZ: Float64Array;
+  readonly sumY: Float64Array;
+  readonly sumX: Float64Array;
+  readonly sumG: Float64Array;
+}
+
+export function centreSums(k: number): CentreSums {
+  const a = () => new Float64Array(k);
+  return { count: a(), sumZ: a(), sumY: a(), sumX: a(), sumG: a() };
+}
+
+/**
+ * Moves every centre that holds voxels to the mean position and grey of its voxels (in scan order, the
+ * same float64 sums as skimage); an empty centre keeps its place. Returns the largest move in voxels.
+ */
+export function moveCentres(
+  labels: Int32Array,
+  grey: Float32Array | Float64Array,
+  shape: Coordinate,
+  sums: CentreSums,
+  cz: Float64Array,
+  cy: Float64Array,
+  cx: Float64Array,
+  cg: Float64Array,
+): number {
+  const [d, h, w] = shape;
+  const { count, sumZ, sumY, sumX, sumG } = sums;
+  count.fill(0);
+  sumZ.fill(0);
+  sumY.fill(0);
+  sumX.fill(0);
+  sumG.fill(0);
+  for (let z = 0, i = 0; z < d; z++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++, i++) {
+        const s = labels[i]!;
+        count[s]!++;
+        sumZ[s]! += z;
+        sumY[s]! += y;
+        sumX[s]! += x;
+        sumG[s]! += grey[i]!;
+      }
+    }
+  }
+  let moved = 0;
+  // skimage divides by zero here (NaN centres that claim nothing); an empty centre keeps its place.
+  for (let s = 0; s < cz.length; s++) {
+    const m = count[s]!;
+    if (m === 0) continue;
+    const z = sumZ[s]! / m;
+    const y = sumY[s]! / m;
+    const x = sumX[s]! / m;
+    const shift = Math.max(Math.abs(z - cz[s]!), Math.abs(y - cy[s]!), Math.abs(x - cx[s]!));
+    if (shift > moved) moved = shift;
+    cz[s] = z;
+    cy[s] = y;
+    cx[s] = x;
+    cg[s] = sumG[s]! / m;
+  }
+  return moved;
+}
+
+/** The final supervoxels of `k` centres: fragments relabelled (unless turned off) or just renumbered. */
+export function finishSupervoxels(
+  labels: Int32Array,
+  shape: Coordinate,
+  k: number,
+  enforce: boolean | undefined,
+  minSizeFactor: number,
+  maxSizeFactor: number,
+): Supervoxels {
+  if (enforce === false) return compactLabels(labels, shape);
+  const segmentSize = labels.length / k;
+  return enforceConnectivity(
+    labels,
+    shape,
+    Math.trunc(minSizeFactor * segmentSize),
+    Math.max(1, Math.trunc(maxSizeFactor * segmentSize)),
+  );
+}
+
+/** SLIC supervoxels of a grey volume (C order z,y,x). */
+export function slic(image: GreyVolume, shape: Coordinate, options: SlicOptions = {}): Supervoxels {
+  const n = checkVolume(image, shape, "slic");
+  const { nSegments, compactness, iterations, minSizeFactor, maxSizeFactor, spacing } = slicParams(options);
 
   const [d, h, w] = shape;
   // Grey values as skimage computes them, operation by operation (the last bits decide ties):
@@ -131,26 +249,7 @@ export function slic(image: GreyVolume, shape: Coordinate, options: SlicOptions 
   const ratio = 1 / compactness;
   for (let i = 0; i < n; i++) grey[i] = (hi !== 0 ? grey[i]! / hi : grey[i]!) * ratio;
 
-  // Initial centres on the regular grid.
-  const g0 = regularGrid(shape, nSegments);
-  const nz = gridCount(d, g0.start[0], g0.step[0]);
-  const ny = gridCount(h, g0.start[1], g0.step[1]);
-  const nx = gridCount(w, g0.start[2], g0.step[2]);
-  const k = nz * ny * nx;
-  const cz = new Float64Array(k);
-  const cy = new Float64Array(k);
-  const cx = new Float64Array(k);
-  const cg = new Float64Array(k);
-  let c = 0;
-  for (let iz = 0; iz < nz; iz++) {
-    for (let iy = 0; iy < ny; iy++) {
-      for (let ix = 0; ix < nx; ix++, c++) {
-        cz[c] = g0.start[0] + iz * g0.step[0];
-        cy[c] = g0.start[1] + iy * g0.step[1];
-        cx[c] = g0.start[2] + ix * g0.step[2];
-      }
-    }
-  }
+  const { g0, nz, ny, nx, k, cz, cy, cx, cg } = gridCentres(shape, nSegments);
   // skimage: step = max(steps) for the spatial weight, windows from regular_grid of the actual centre count.
   const step = Math.max(g0.step[0], g0.step[1], g0.step[2]);
   const spatialWeight = 1 / (step * step);
@@ -164,11 +263,7 @@ export function slic(image: GreyVolume, shape: Coordinate, options: SlicOptions 
   // First pass: each voxel's bound is its distance to the centre of its grid cell.
   initialBounds(grey, shape, cz, cy, cx, cg, g0, nz, ny, nx, spacing, spatialWeight, labels, rowBound);
 
-  const count = new Float64Array(k);
-  const sumZ = new Float64Array(k);
-  const sumY = new Float64Array(k);
-  const sumX = new Float64Array(k);
-  const sumG = new Float64Array(k);
+  const sums = centreSums(k);
   for (let it = 0; it < iterations; it++) {
     distance.fill(Number.MAX_VALUE);
     for (let s = 0; s < k; s++) {
@@ -211,44 +306,11 @@ export function slic(image: GreyVolume, shape: Coordinate, options: SlicOptions 
       }
     }
     if (it === iterations - 1) break;
-    // Move the centres to the means of their voxels.
-    count.fill(0);
-    sumZ.fill(0);
-    sumY.fill(0);
-    sumX.fill(0);
-    sumG.fill(0);
-    for (let z = 0, i = 0; z < d; z++) {
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++, i++) {
-          const s = labels[i]!;
-          count[s]!++;
-          sumZ[s]! += z;
-          sumY[s]! += y;
-          sumX[s]! += x;
-          sumG[s]! += grey[i]!;
-        }
-      }
-    }
-    // skimage divides by zero here (NaN centres that claim nothing); an empty centre keeps its place.
-    for (let s = 0; s < k; s++) {
-      const m = count[s]!;
-      if (m === 0) continue;
-      cz[s] = sumZ[s]! / m;
-      cy[s] = sumY[s]! / m;
-      cx[s] = sumX[s]! / m;
-      cg[s] = sumG[s]! / m;
-    }
+    moveCentres(labels, grey, shape, sums, cz, cy, cx, cg);
     nextBounds(grey, shape, cz, cy, cx, cg, win, spacing, spatialWeight, labels, rowBound);
   }
 
-  if (options.enforceConnectivity === false) return compactLabels(labels, shape);
-  const segmentSize = n / k;
-  return enforceConnectivity(
-    labels,
-    shape,
-    Math.trunc(minSizeFactor * segmentSize),
-    Math.max(1, Math.trunc(maxSizeFactor * segmentSize)),
-  );
+  return finishSupervoxels(labels, shape, k, options.enforceConnectivity, minSizeFactor, maxSizeFactor);
 }
 
 /** Bounds for the first pass: distance of each voxel to the centre of the grid cell it falls in. */
@@ -271,16 +333,14 @@ function initialBounds(
   const [d, h, w] = shape;
   // Initial grey of a centre: skimage starts all centres at grey 0.
   cg.fill(0);
-  const cell = (v: number, axis: 0 | 1 | 2, cells: number) =>
-    Math.min(cells - 1, Math.max(0, Math.round((v - g.start[axis]) / g.step[axis])));
   for (let z = 0; z < d; z++) {
-    const iz = cell(z, 0, nz);
+    const iz = cellOf(z, g.start[0], g.step[0], nz);
     for (let y = 0; y < h; y++) {
-      const iy = cell(y, 1, ny);
+      const iy = cellOf(y, g.start[1], g.step[1], ny);
       let bound = 0;
       const off = (z * h + y) * w;
       for (let x = 0; x < w; x++) {
-        const s = (iz * ny + iy) * nx + cell(x, 2, nx);
+        const s = (iz * ny + iy) * nx + cellOf(x, g.start[2], g.step[2], nx);
         labels[off + x] = s;
         const a = spacing[0] * (cz[s]! - z);
         const b = spacing[1] * (cy[s]! - y);
@@ -343,7 +403,7 @@ function nextBounds(
 }
 
 /** Labels renumbered 0..count-1 in order of first appearance (when connectivity is not enforced). */
-function compactLabels(labels: Int32Array, shape: Coordinate): Supervoxels {
+export function compactLabels(labels: Int32Array, shape: Coordinate): Supervoxels {
   let max = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i]! > max) max = labels[i]!;
   const map = new Int32Array(max + 1).fill(-1);

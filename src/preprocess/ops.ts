@@ -1,7 +1,6 @@
 import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
 import { type Coordinate, coord } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
-import type { Connectivity } from "../ops/volume3d.ts";
 import { Volume } from "../store/volume.ts";
 import type { ArrayRef } from "./clahe-task.ts";
 import { runComponentLabelling } from "./components.ts";
@@ -78,20 +77,5 @@ export async function runLocalOp(
   return { spec, call };
 }
 
-/**
- * Connected components of the non-zero voxels of `input` into the uint32 array `output`, ids as
- * scipy.ndimage.label gives them on the whole volume. Blocks are cubes of about `edge` voxels (whole
- * chunks); `tag` tells this run's summary files apart within the job.
- */
-export async function runLabelComponents(
-  job: JobContext,
-  vol: Volume,
-  input: ArrayRef,
-  output: ArrayRef,
-  connectivity: Connectivity,
-  edge: number,
-  tag: string,
-): Promise<{ count: number; phases: { spec: BlockwiseTaskSpec; call: TaskCall }[] }> {
-  // Each block is labelled once; the output is painted from the runs saved by that pass.
-  return runComponentLabelling(job, vol, input, output, connectivity, edge, tag);
-}
+/** Connected components of a mask into uint32 ids as scipy.ndimage.label: see components.ts runComponentLabelling. */
+export const runLabelComponents = runComponentLabelling;
