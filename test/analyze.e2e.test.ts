@@ -3,11 +3,10 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureVolume, STAT, STAT_COUNT } from "../src/analyze/region-stats.ts";
 import { Catalog } from "../src/catalog/catalog.ts";
-import { uniform } from "../src/core/coordinate.ts";
 import { connectedComponents } from "../src/ops/connected-components.ts";
 import { fillHoles } from "../src/ops/fill-holes.ts";
-import { Volume } from "../src/store/volume.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { readArray, refineExactArgs, synthCell } from "./helpers/synth.ts";
 
 /**
  * End to end through the bundled CLI on a small synthetic cell: `organelle refine` turns the exact
@@ -19,54 +18,20 @@ const { dir, cleanup } = tempDir("organelle-analyze-");
 afterAll(cleanup);
 const ds = path.join(dir, "cell.zarr");
 
-beforeAll(() => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--voxel-size",
-    "20",
-    "--size-um",
-    "1.6",
-    "--chunks",
-    "32",
-    "--seed",
-    "4",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-}, 120_000);
-
-async function readAll(a: string) {
-  const v = await Volume.open(ds, a);
-  return { v, data: await v.readBox({ begin: uniform(0), shape: v.meta.shape }) };
-}
+beforeAll(() => synthCell(ds), 120_000);
 
 describe("organelle refine + measure", () => {
   it("refines labels/mito into instances equal to fill-holes + scipy-numbered components of the whole volume", async () => {
-    const r = organelle([
-      "refine",
-      ds,
-      "--input",
-      "labels/mito",
-      "--organelle",
-      "mito",
-      "--sigma",
-      "0",
-      "--min-volume",
-      "0",
-      "--block",
-      "32",
-      "--workers",
-      "2",
-    ]);
+    const r = organelle(refineExactArgs(ds, "labels/mito"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/segmentations\/mito: \d+ objects/);
-    const { v, data: labels } = await readAll("labels/mito");
+    const { v, data: labels } = await readArray(ds, "labels/mito");
     const shape = v.meta.shape;
     const bin = new Uint8Array(labels.length);
     for (let i = 0; i < bin.length; i++) bin[i] = labels[i] ? 1 : 0;
     const expected = connectedComponents(fillHoles(bin, shape), shape);
     expect(expected.count).toBeGreaterThan(0);
-    const { v: out, data } = await readAll("segmentations/mito");
+    const { v: out, data } = await readArray(ds, "segmentations/mito");
     expect(out.meta.dtype).toBe("uint32");
     expect(out.levels.length).toBeGreaterThan(1);
     expect(Array.from(data as Uint32Array)).toEqual(Array.from(expected.labels));
@@ -83,7 +48,7 @@ describe("organelle refine + measure", () => {
     expect(csv[0]).toBe(
       "Object ID,Volume (nm^3),Surface Area (nm^2),COM X (nm),COM Y (nm),COM Z (nm),MIN X (nm),MIN Y (nm),MIN Z (nm),MAX X (nm),MAX Y (nm),MAX Z (nm),Voxel Face Area (nm^2),Binary Mesh Area (nm^2),Voxels",
     );
-    const { v, data } = await readAll("segmentations/mito");
+    const { v, data } = await readArray(ds, "segmentations/mito");
     const whole = measureVolume(data as Uint32Array, v.meta.shape, v.meta.voxelSize);
     expect(csv.length - 1).toBe(whole.ids.length);
     for (let k = 0; k < whole.ids.length; k++) {
@@ -135,7 +100,7 @@ describe("organelle contacts + mesh", () => {
       .split("\n");
     expect(csv[0]).toBe("Contact ID,mito ID,er ID,Area (nm^2),Volume (nm^3),Voxels");
     expect(csv.length).toBeGreaterThan(1);
-    const { data } = await readAll("analysis/contacts_mito_er");
+    const { data } = await readArray(ds, "analysis/contacts_mito_er");
     const present = new Set(Array.from(data as Uint32Array).filter((v) => v !== 0));
     expect(new Set(csv.slice(1).map((l) => Number(l.split(",")[0])))).toEqual(present);
     // Recorded for the contacts array: the segment look-up of a contact id finds its row.

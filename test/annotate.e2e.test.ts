@@ -10,6 +10,7 @@ import { readRois } from "../src/gt/rois.ts";
 import { type RunningServer, startServer } from "../src/server/server.ts";
 import { Volume } from "../src/store/volume.ts";
 import { organelle, tempDir } from "./helpers/cli.ts";
+import { boxAroundLabels, readArray, synthCell } from "./helpers/synth.ts";
 
 /*
  * The annotator's server side end to end on a small synthetic cell: a session on a 40^3 ROI around a
@@ -67,41 +68,10 @@ function planeRuns(seeds: Uint8Array, axis: 0 | 2, index: number, value: number)
 }
 
 beforeAll(async () => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--size-um",
-    "2",
-    "--voxel-size",
-    String(VOX),
-    "--chunks",
-    "32",
-    "--organelles",
-    "mito",
-    "--workers",
-    "1",
-    "--seed",
-    "1",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  const labels = await Volume.open(ds, "labels/mito");
-  const all = await labels.readBox({ begin: coord(0, 0, 0), shape: labels.meta.shape });
-  const [d, h, w] = labels.meta.shape;
-  const sum = [0, 0, 0];
-  let n = 0;
-  for (let z = 0, i = 0; z < d; z++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++, i++)
-        if (all[i]) {
-          sum[0]! += z;
-          sum[1]! += y;
-          sum[2]! += x;
-          n++;
-        }
-  const begin = sum.map((s, a) =>
-    Math.max(0, Math.min(labels.meta.shape[a]! - R, Math.round(s / n - R / 2))),
-  );
-  box = { begin: [begin[0]!, begin[1]!, begin[2]!], shape: [R, R, R] };
+  synthCell(ds, { voxelSize: VOX, sizeUm: 2, seed: 1, organelles: "mito", extra: ["--workers", "1"] });
+  const { v: labels, data: all } = await readArray(ds, "labels/mito");
+  const { begin } = boxAroundLabels(all, labels.meta.shape, R);
+  box = { begin: [...begin], shape: [R, R, R] };
   const inBox = (await labels.readBox({
     begin: coord(...box.begin),
     shape: coord(R, R, R),

@@ -6,6 +6,7 @@ import { coord } from "../src/core/coordinate.ts";
 import { Roi } from "../src/core/roi.ts";
 import { Volume } from "../src/store/volume.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { boxAroundLabels, readArray, synthCell } from "./helpers/synth.ts";
 
 /**
  * `organelle graphcut` end to end: a synthetic cell, seeds painted on three planes of a 48^3 ROI around
@@ -24,42 +25,10 @@ let truth: Uint8Array;
 let expected: Uint8Array;
 
 beforeAll(async () => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--voxel-size",
-    String(VOX),
-    "--size-um",
-    "2",
-    "--chunks",
-    "32",
-    "--seed",
-    "1",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  const labels = await Volume.open(ds, "labels/mito");
-  const all = await labels.readBox({ begin: coord(0, 0, 0), shape: labels.meta.shape });
+  synthCell(ds, { voxelSize: VOX, sizeUm: 2, seed: 1 });
+  const { v: labels, data: all } = await readArray(ds, "labels/mito");
   // the ROI centred on the mito voxels' centroid
-  const [d, h, w] = labels.meta.shape;
-  const sum = [0, 0, 0];
-  let n = 0;
-  for (let z = 0, i = 0; z < d; z++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++, i++)
-        if (all[i]) {
-          sum[0]! += z;
-          sum[1]! += y;
-          sum[2]! += x;
-          n++;
-        }
-  expect(n).toBeGreaterThan(0);
-  const begin = sum.map((s, a) =>
-    Math.max(0, Math.min(labels.meta.shape[a]! - ROI_VOXELS, Math.round(s / n - ROI_VOXELS / 2))),
-  );
-  const box = {
-    begin: coord(begin[0]!, begin[1]!, begin[2]!),
-    shape: coord(ROI_VOXELS, ROI_VOXELS, ROI_VOXELS),
-  };
+  const box = boxAroundLabels(all, labels.meta.shape, ROI_VOXELS);
   roi = Roi.fromVoxels(box, labels.meta.voxelSize, labels.meta.offset);
   truth = (await labels.readBox(box)) as Uint8Array;
   for (let i = 0; i < truth.length; i++) truth[i] = truth[i] ? 1 : 0;

@@ -5,6 +5,7 @@ import { dilateLabels, exclusionZone } from "../src/gt/label-morphology.ts";
 import { removeSmallLabels } from "../src/ops/remove-small.ts";
 import { Volume } from "../src/store/volume.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { countDiff, readArray, synthCell } from "./helpers/synth.ts";
 
 /**
  * End to end through the bundled CLI on a small synthetic cell (exact instance labels): `organelle gt
@@ -16,35 +17,11 @@ const { dir, cleanup } = tempDir("organelle-gt-e2e-");
 afterAll(cleanup);
 const ds = path.join(dir, "cell.zarr");
 
-beforeAll(() => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--voxel-size",
-    "20",
-    "--size-um",
-    "1.6",
-    "--chunks",
-    "32",
-    "--seed",
-    "4",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-}, 120_000);
+beforeAll(() => synthCell(ds), 120_000);
 
 async function readAll(d: string, a: string) {
-  const v = await Volume.open(d, a);
-  return {
-    v,
-    data: (await v.readBox({ begin: uniform(0), shape: v.meta.shape })) as Uint8Array | Uint32Array,
-  };
-}
-
-function countDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return -1;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
-  return n;
+  const { v, data } = await readArray(d, a);
+  return { v, data: data as Uint8Array | Uint32Array };
 }
 
 describe("organelle gt", () => {

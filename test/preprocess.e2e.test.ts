@@ -10,6 +10,7 @@ import { removeSmallObjects } from "../src/ops/remove-small.ts";
 import { importProvenance } from "../src/store/import.ts";
 import { Volume } from "../src/store/volume.ts";
 import { BIN, expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { countDiff, readArray, synthCell } from "./helpers/synth.ts";
 
 /**
  * End to end through the bundled CLI on a small synthetic cell: `organelle clahe`, `mask` and `crop`
@@ -23,46 +24,19 @@ const ds = path.join(dir, "cell.zarr");
 let shape: Coordinate;
 let raw: Uint8Array;
 
-beforeAll(() => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--voxel-size",
-    "20",
-    "--size-um",
-    "1.6",
-    "--chunks",
-    "32",
-    "--seed",
-    "4",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-}, 120_000);
-
 beforeAll(async () => {
-  const v = await Volume.open(ds, "raw");
+  synthCell(ds);
+  const { v, data } = await readArray(ds, "raw");
   shape = v.meta.shape;
-  raw = (await v.readBox({ begin: uniform(0), shape })) as Uint8Array;
-});
-
-async function readAll(d: string, a: string) {
-  const v = await Volume.open(d, a);
-  return { v, data: await v.readBox({ begin: uniform(0), shape: v.meta.shape }) };
-}
-
-function countDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return -1;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
-  return n;
-}
+  raw = data as Uint8Array;
+}, 120_000);
 
 describe("organelle clahe", () => {
   it("writes raw_clahe equal to the whole-volume CLAHE, and info shows it", async () => {
     const r = organelle(["clahe", ds, "--kernel", "24", "--block", "32"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/raw_clahe: CLAHE of raw \(kernel 24 x 24 x 24, clip 0\.02, 256 bins\)/);
-    const { v, data } = await readAll(ds, "raw_clahe");
+    const { v, data } = await readArray(ds, "raw_clahe");
     expect(v.levels.length).toBe((await Volume.open(ds, "raw")).levels.length);
     const want = claheVolume(raw, shape, { kernelSize: uniform(24), clipLimit: 0.02, nbins: 256 }, "uint8");
     expect(countDiff(data as Uint8Array, want)).toBe(0);
@@ -115,8 +89,8 @@ describe("organelle clahe", () => {
     ]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/resumed: \d+ blocks were already done/);
-    const a = (await readAll(ds, "clahe_ref")).data;
-    const b = (await readAll(ds, "clahe_kill")).data;
+    const a = (await readArray(ds, "clahe_ref")).data;
+    const b = (await readArray(ds, "clahe_kill")).data;
     expect(countDiff(a as Uint8Array, b as Uint8Array)).toBe(0);
   });
 
@@ -136,7 +110,7 @@ describe("organelle mask", () => {
     const r = organelle(["mask", ds, "--output", "masks/auto", ...args]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/masks\/auto: [\d,]+ of 512,000 voxels in the cell/);
-    const { v, data } = await readAll(ds, "masks/auto");
+    const { v, data } = await readArray(ds, "masks/auto");
     expect(v.meta.kind).toBe("mask");
     // the same recipe on the whole volume with the exact ops (skimage: erosion border 1, dilation border 0)
     let m: Uint8Array = new Uint8Array(raw.length);
@@ -150,7 +124,7 @@ describe("organelle mask", () => {
     m = removeSmallObjects(m, shape, 300);
     expect(countDiff(data as Uint8Array, m)).toBe(0);
     // and it finds the synthetic cell (its exact mask) nearly everywhere
-    const truth = (await readAll(ds, "masks/cell")).data as Uint8Array;
+    const truth = (await readArray(ds, "masks/cell")).data as Uint8Array;
     expect(1 - countDiff(truth, data as Uint8Array) / truth.length).toBeGreaterThan(0.95);
     const info = organelle(["info", ds]);
     expect(info.stdout).toMatch(/masks\/auto {2}uint8 mask/);
@@ -169,7 +143,7 @@ describe("organelle crop", () => {
     const r = organelle(["crop", ds, out, "--voxels", "10,12,14:40,36,32"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/raw {2}40 x 36 x 32 voxels/);
-    const { v, data } = await readAll(out, "raw");
+    const { v, data } = await readArray(out, "raw");
     expect(v.meta.offset).toEqual(coord(200, 240, 280));
     const rec = importProvenance(v.attrs)!;
     expect(rec.cropOffset).toEqual([10, 12, 14]);
@@ -179,7 +153,7 @@ describe("organelle crop", () => {
       for (let y = 0; y < 36; y++)
         for (let x = 0; x < 32; x++, i++)
           if (data[i] !== raw[((z + 10) * ny + y + 12) * nx + x + 14]) throw new Error(`voxel ${i} differs`);
-    const labels = (await readAll(out, "labels/er")).v;
+    const labels = (await readArray(out, "labels/er")).v;
     expect(labels.meta.kind).toBe("label");
     const info = organelle(["info", out]);
     expect(info.code, info.stderr).toBe(0);

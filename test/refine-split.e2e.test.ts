@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniform } from "../src/core/coordinate.ts";
 import { Volume } from "../src/store/volume.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { readArray, refineExactArgs, synthCell } from "./helpers/synth.ts";
 
 /**
  * End to end through the bundled CLI on a small synthetic cell: the largest mitochondrion and a copy
@@ -17,24 +18,9 @@ let shift = 0;
 let axis = 0;
 
 beforeAll(async () => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--voxel-size",
-    "20",
-    "--size-um",
-    "1.6",
-    "--chunks",
-    "32",
-    "--seed",
-    "4",
-    "--organelles",
-    "mito",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  const v = await Volume.open(ds, "labels/mito");
+  synthCell(ds, { organelles: "mito" });
+  const { v, data: labels } = await readArray(ds, "labels/mito");
   const shape = v.meta.shape;
-  const labels = await v.readBox({ begin: uniform(0), shape });
   const counts = new Map<number, number>();
   for (const l of labels) if (l) counts.set(Number(l), (counts.get(Number(l)) ?? 0) + 1);
   const id = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
@@ -80,29 +66,11 @@ beforeAll(async () => {
 }, 120_000);
 
 async function ids(array: string) {
-  const v = await Volume.open(ds, array);
-  const data = (await v.readBox({ begin: uniform(0), shape: v.meta.shape })) as Uint32Array;
+  const data = (await readArray(ds, array)).data as Uint32Array;
   return { data, set: new Set(Array.from(data).filter((x) => x !== 0)) };
 }
 
-const refine = (...extra: string[]) =>
-  organelle([
-    "refine",
-    ds,
-    "--input",
-    "labels/merged",
-    "--organelle",
-    "mito",
-    "--sigma",
-    "0",
-    "--min-volume",
-    "0",
-    "--block",
-    "32",
-    "--workers",
-    "2",
-    ...extra,
-  ]);
+const refine = (...extra: string[]) => organelle(refineExactArgs(ds, "labels/merged", ...extra));
 
 describe("organelle refine --split", () => {
   it("recovers the two mitochondria merged into one mask", async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeResultTable } from "../src/analyze/results.ts";
 import { Catalog } from "../src/catalog/catalog.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { refineExactArgs, synthCell } from "./helpers/synth.ts";
 
 /**
  * A synthetic cell through refine -> measure -> contacts -> report with the bundled CLI: the tables
@@ -31,21 +32,9 @@ function csv(file: string): string[][] {
 }
 
 beforeAll(() => {
-  ok(["synth", ds, "--voxel-size", "20", "--size-um", "1.6", "--chunks", "32", "--seed", "4"]);
+  synthCell(ds);
   const opts = ["--block", "32", "--workers", "2"];
-  ok([
-    "refine",
-    ds,
-    "--input",
-    "labels/mito",
-    "--organelle",
-    "mito",
-    "--sigma",
-    "0",
-    "--min-volume",
-    "0",
-    ...opts,
-  ]);
+  ok(refineExactArgs(ds, "labels/mito"));
   ok(["measure", ds, "segmentations/mito", ...opts]);
   ok(["measure", ds, "labels/er", ...opts]);
   ok(["contacts", ds, "segmentations/mito", "labels/er", "--distance", "40", "--min-volume", "0", ...opts]);

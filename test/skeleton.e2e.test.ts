@@ -1,9 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uniform } from "../src/core/coordinate.ts";
-import { Volume } from "../src/store/volume.ts";
 import { expectOneLineError, organelle, tempDir } from "./helpers/cli.ts";
+import { readArray, synthCell } from "./helpers/synth.ts";
 
 /**
  * End to end through the bundled CLI on a small synthetic cell (mito and ER labels, 20 nm voxels):
@@ -16,28 +15,7 @@ const { dir, cleanup } = tempDir("organelle-skeleton-");
 afterAll(cleanup);
 const ds = path.join(dir, "cell.zarr");
 
-beforeAll(() => {
-  const r = organelle([
-    "synth",
-    ds,
-    "--voxel-size",
-    "20",
-    "--size-um",
-    "1.6",
-    "--chunks",
-    "32",
-    "--seed",
-    "4",
-    "--organelles",
-    "mito,er",
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-}, 120_000);
-
-async function readAll(a: string) {
-  const v = await Volume.open(ds, a);
-  return { v, data: await v.readBox({ begin: uniform(0), shape: v.meta.shape }) };
-}
+beforeAll(() => synthCell(ds, { organelles: "mito,er" }), 120_000);
 
 function readCsv(file: string) {
   const [head, ...lines] = fs.readFileSync(file, "utf8").trim().split("\n");
@@ -58,7 +36,7 @@ describe("organelle skeleton", () => {
     expect(r.stdout).toMatch(/labels\/mito: \d+ skeletons \(measured first\), total length/);
     const rows = readCsv(path.join(ds, "tables", "mito_skeleton.csv"));
     const model = JSON.parse(fs.readFileSync(path.join(ds, "synth.json"), "utf8")).model.mitos as Mito[];
-    const { data: labels } = await readAll("labels/mito");
+    const { data: labels } = await readArray(ds, "labels/mito");
     const present = new Set(Array.from(labels as Uint32Array).filter((v) => v > 0));
     expect(rows.map((x) => x.id)).toEqual([...present].sort((a, b) => a - b));
     let checked = 0;
@@ -77,7 +55,7 @@ describe("organelle skeleton", () => {
       expect(row.branches).toBeGreaterThanOrEqual(1);
     }
     expect(checked).toBeGreaterThan(0);
-    const { v, data: raw } = await readAll("analysis/mito_skeleton");
+    const { v, data: raw } = await readArray(ds, "analysis/mito_skeleton");
     expect(v.meta.dtype).toBe("uint32");
     const data = raw as Uint32Array;
     const counts = new Map<number, number>();
@@ -105,8 +83,8 @@ describe("organelle skeleton", () => {
     }[];
     expect(er.every((e) => e.kind === "network")).toBe(true);
     expect(Number(m![2])).toBeLessThan(30);
-    const { data: labels } = await readAll("labels/er");
-    const { v, data: raw } = await readAll("analysis/er_planarity");
+    const { data: labels } = await readArray(ds, "labels/er");
+    const { v, data: raw } = await readArray(ds, "analysis/er_planarity");
     expect(v.meta.dtype).toBe("uint8");
     const data = raw as Uint8Array;
     let medial = 0;

@@ -1,10 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Volume } from "../../src/store/volume.ts";
-import { BIN, organelle, REPO, tempDir } from "../helpers/cli.ts";
+import { organelle, tempDir } from "../helpers/cli.ts";
+import { synthCell } from "../helpers/synth.ts";
+import { canvasPixels as canvasDataUrl, launchPage, saveView, screenshot, startServe } from "./helpers.ts";
 
 /**
  * The annotator in Debian's chromium against a real `organelle serve`: one small synthetic cell whose
@@ -16,8 +18,6 @@ import { BIN, organelle, REPO, tempDir } from "../helpers/cli.ts";
 
 type Vec3 = [number, number, number];
 
-const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = path.join(REPO, "test-artifacts", "web");
 const DATASET = "cells/cell.zarr";
 const VOXEL = 20;
 const N = 80;
@@ -39,38 +39,8 @@ let centre: Vec3;
 /** World centre (nm) of a voxel near the nucleus' centre of mass. */
 let nucleusCentre: Vec3;
 
-function startServe(): Promise<{ url: string; token: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", dir, "--port", "0"], {
-      env: { ...process.env, ORGANELLE_QUIET: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    server = child;
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`organelle serve did not start:\n${out}${err}`)), 30_000);
-    child.stderr!.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.stdout!.on("data", (b: Buffer) => {
-      out += b.toString();
-      const url = /(http:\/\/[\d.]+:\d+)\//.exec(out)?.[1];
-      const tok = /token for writes[^:]*: (\S+)/.exec(out)?.[1];
-      if (url && tok) {
-        clearTimeout(timer);
-        resolve({ url, token: tok });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`organelle serve exited (${code}):\n${out}${err}`));
-    });
-  });
-}
-
-const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, name) });
-const canvasPixels = (testid: string) =>
-  page.$eval(`[data-testid=${testid}]`, (c) => (c as unknown as { toDataURL(): string }).toDataURL());
+const shot = (name: string) => screenshot(page, name);
+const canvasPixels = (testid: string) => canvasDataUrl(page, testid);
 
 const at = (v: Vec3, shape: Vec3) => (v[0] * shape[1] + v[1]) * shape[2] + v[2];
 /** Truth inside the ROI at ROI-relative voxel v. */
@@ -146,12 +116,7 @@ function f1(mask: ArrayLike<number>): number {
 }
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const synth = organelle([
-    ...["synth", ds, "--voxel-size", String(VOXEL), "--size-um", "1.6", "--chunks", "32", "--seed", "4"],
-    ...["--organelles", "nucleus,mito"],
-  ]);
-  expect(synth.code, synth.stderr).toBe(0);
+  synthCell(ds, { voxelSize: VOXEL, organelles: "nucleus,mito" });
   // The truth of the largest mitochondrion; then labels/mito leaves the dataset for the annotator to write.
   const labels = await Volume.open(ds, "labels/mito");
   const ids = (await labels.readBox({ begin: [0, 0, 0], shape: [N, N, N] })) as ArrayLike<number>;
@@ -193,10 +158,10 @@ beforeAll(async () => {
   fs.rmSync(path.join(ds, "labels", "mito"), { recursive: true });
   fs.writeFileSync(path.join(ds, "labels", ".zattrs"), JSON.stringify({ labels: ["nucleus"] }, null, 2));
 
-  ({ url: base, token } = await startServe());
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  const served = await startServe(dir);
+  server = served.child;
+  ({ url: base, token } = served);
+  ({ browser, page } = await launchPage());
 }, 120_000);
 
 afterAll(async () => {
@@ -207,22 +172,18 @@ afterAll(async () => {
 
 describe("viewer: coarse levels while loading, hover read-out of hidden layers", () => {
   it("draws the cached coarser level while the new zoom's chunks load, then the fine one", async () => {
-    const res = await fetch(`${base}/api/datasets/${encodeURIComponent(DATASET)}/views`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: JSON.stringify({
-        name: "far",
-        position: nucleusCentre,
-        // 30 nm per pixel: the 40 nm level (s1) is drawn; zooming in needs s0.
-        scale: 30,
-        orientation: "xy",
-        layers: [
-          { array: "raw", visible: true },
-          { array: "labels/nucleus", visible: true, opacity: 0.4 },
-        ],
-      }),
+    const status = await saveView(base, token, DATASET, {
+      name: "far",
+      position: nucleusCentre,
+      // 30 nm per pixel: the 40 nm level (s1) is drawn; zooming in needs s0.
+      scale: 30,
+      orientation: "xy",
+      layers: [
+        { array: "raw", visible: true },
+        { array: "labels/nucleus", visible: true, opacity: 0.4 },
+      ],
     });
-    expect(res.status).toBe(201);
+    expect(status).toBe(201);
     // Full-resolution chunks (of every array) are held back until released.
     let release = () => {};
     const gate = new Promise<void>((r) => {

@@ -1,19 +1,26 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { decode } from "fast-png";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Volume } from "../../src/store/volume.ts";
-import { BIN, organelle, REPO, tempDir } from "../helpers/cli.ts";
+import { organelle, tempDir } from "../helpers/cli.ts";
+import { synthCell } from "../helpers/synth.ts";
+import {
+  canvasPixels as canvasDataUrl,
+  launchPage,
+  SHOTS,
+  saveView,
+  screenshot,
+  startServe,
+} from "./helpers.ts";
 
 /**
  * The web app in Debian's chromium (headless, driven by playwright-core) against a real `organelle serve`
  * of one small synthetic cell with a measure table and meshes. Screenshots go to test-artifacts/web/.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = path.join(REPO, "test-artifacts", "web");
 const DATASET = "cells/cell.zarr";
 const { dir, cleanup } = tempDir("organelle-web-");
 const ds = path.join(dir, DATASET);
@@ -24,61 +31,21 @@ let token = "";
 let browser: Browser | undefined;
 let page: Page;
 
-function startServe(): Promise<{ url: string; token: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", dir, "--port", "0"], {
-      env: { ...process.env, ORGANELLE_QUIET: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    server = child;
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`organelle serve did not start:\n${out}${err}`)), 30_000);
-    child.stderr!.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.stdout!.on("data", (b: Buffer) => {
-      out += b.toString();
-      const url = /(http:\/\/[\d.]+:\d+)\//.exec(out)?.[1];
-      const tok = /token for writes[^:]*: (\S+)/.exec(out)?.[1];
-      if (url && tok) {
-        clearTimeout(timer);
-        resolve({ url, token: tok });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`organelle serve exited (${code}):\n${out}${err}`));
-    });
-  });
-}
-
-const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, name) });
-
-/** The canvas' pixels as a data URL: equal strings, equal pictures. */
-const canvasPixels = (testid: string) =>
-  page.$eval(`[data-testid=${testid}]`, (c) => (c as unknown as { toDataURL(): string }).toDataURL());
+const shot = (name: string) => screenshot(page, name);
+const canvasPixels = (testid: string) => canvasDataUrl(page, testid);
 
 beforeAll(async () => {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  const synth = organelle([
-    ...["synth", ds, "--voxel-size", "20", "--size-um", "1.6", "--chunks", "32", "--seed", "4"],
-    ...["--organelles", "nucleus,mito,er"],
-  ]);
-  expect(synth.code, synth.stderr).toBe(0);
+  synthCell(ds, { organelles: "nucleus,mito,er" });
   const measure = organelle(["measure", ds, "labels/mito", "--block", "32", "--workers", "1"]);
   expect(measure.code, measure.stderr).toBe(0);
   const mesh = organelle(["mesh", ds, "labels/mito", "--workers", "1"]);
   expect(mesh.code, mesh.stderr).toBe(0);
-  ({ url: base, token } = await startServe());
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // No GPU here: software 2D canvases (reading SwiftShader-backed ones back is ~20x slower) and WebGL for
-    // the 3D view through SwiftShader.
-    args: ["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader"],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  const served = await startServe(dir);
+  server = served.child;
+  ({ url: base, token } = served);
+  // No GPU here: software 2D canvases (reading SwiftShader-backed ones back is ~20x slower) and WebGL for
+  // the 3D view through SwiftShader.
+  ({ browser, page } = await launchPage(["--enable-unsafe-swiftshader"]));
 }, 120_000);
 
 afterAll(async () => {
@@ -159,21 +126,17 @@ describe("web app against organelle serve", () => {
     ).json()) as { measurements: Record<string, number> };
     const m = seg.measurements;
     const com: [number, number, number] = [m["COM Z (nm)"]!, m["COM Y (nm)"]!, m["COM X (nm)"]!];
-    const res = await fetch(`${base}/api/datasets/${encodeURIComponent(DATASET)}/views`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      body: JSON.stringify({
-        name: "mito-1",
-        position: com,
-        scale: 4,
-        orientation: "xy",
-        layers: [
-          { array: "raw", visible: true },
-          { array: "labels/mito", visible: true, opacity: 0.5 },
-        ],
-      }),
+    const status = await saveView(base, token, DATASET, {
+      name: "mito-1",
+      position: com,
+      scale: 4,
+      orientation: "xy",
+      layers: [
+        { array: "raw", visible: true },
+        { array: "labels/mito", visible: true, opacity: 0.5 },
+      ],
     });
-    expect(res.status).toBe(201);
+    expect(status).toBe(201);
     await page.goto(`${base}/#/d/${encodeURIComponent(DATASET)}/view?view=mito-1`);
     const canvas = page.locator("[data-testid=view-xy]");
     await canvas.waitFor();

@@ -11,6 +11,7 @@ import { type ArrayInfo, api, type DatasetDetail, type Vec3 } from "../api.ts";
 import type { Axis } from "../data/protocol.ts";
 import { TileSource } from "../data/tile-source.ts";
 import { num } from "../format.ts";
+import { WithDataset } from "../pages/WithDataset.tsx";
 import type { ViewGeometry } from "../viewer/geometry.ts";
 import { CrosshairLayer, ImageSliceLayer, RoiLayer, type SliceLayer } from "../viewer/layers.ts";
 import { SliceView, type ViewerTool } from "../viewer/SliceView.tsx";
@@ -28,16 +29,7 @@ import { TrainPanel } from "./TrainPanel.tsx";
 import { boxTool, brushTool } from "./tools.ts";
 
 export function AnnotatorPage({ id }: { id: string }) {
-  const [dataset, setDataset] = useState<DatasetDetail | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    const c = new AbortController();
-    api.dataset(id, c.signal).then(setDataset, (e: Error) => c.signal.aborted || setError(e.message));
-    return () => c.abort();
-  }, [id]);
-  if (error) return <p className="error">{error}</p>;
-  if (!dataset) return <p>Loading…</p>;
-  return <Annotator dataset={dataset} />;
+  return <WithDataset id={id}>{(dataset) => <Annotator dataset={dataset} />}</WithDataset>;
 }
 
 /** Most a session holds (src/annotate/annotation-store.ts MAX_SESSION_VOXELS). */

@@ -20,6 +20,7 @@ import {
 } from "../viewer/layers.ts";
 import { type MeshSelection, MeshView } from "../viewer/MeshView.tsx";
 import { SliceView } from "../viewer/SliceView.tsx";
+import { WithDataset } from "./WithDataset.tsx";
 
 type Layout = "grid" | "xy" | "xz" | "yz" | "3d";
 
@@ -58,16 +59,7 @@ function initialLayers(d: DatasetDetail): ImageLayerState[] {
 }
 
 export function ViewerPage({ id, viewName }: { id: string; viewName?: string }) {
-  const [dataset, setDataset] = useState<DatasetDetail | null>(null);
-  const [error, setError] = useState("");
-  useEffect(() => {
-    const c = new AbortController();
-    api.dataset(id, c.signal).then(setDataset, (e: Error) => c.signal.aborted || setError(e.message));
-    return () => c.abort();
-  }, [id]);
-  if (error) return <p className="error">{error}</p>;
-  if (!dataset) return <p>Loading…</p>;
-  return <Viewer dataset={dataset} viewName={viewName} />;
+  return <WithDataset id={id}>{(dataset) => <Viewer dataset={dataset} viewName={viewName} />}</WithDataset>;
 }
 
 interface Hover {
