@@ -166,8 +166,11 @@ export function gridVoxels(src: { origin: Coordinate; voxelSize: Coordinate }, r
   return roi.toVoxels(src.voxelSize, src.origin);
 }
 
-/** Full-scale value of an intensity dtype: raw is read as value / fullScale in [0, 1]. */
-function fullScale(reader: VolumeReader): number {
+/**
+ * Full-scale value of an intensity dtype: raw is read as value / fullScale in [0, 1], in training and in
+ * prediction alike. `use` names what refuses other types ("learning", "prediction").
+ */
+export function fullScale(reader: VolumeReader, use = "learning"): number {
   switch (reader.meta.dtype) {
     case "uint8":
       return 255;
@@ -178,7 +181,7 @@ function fullScale(reader: VolumeReader): number {
       return 1;
     default:
       throw invalidData(
-        `${reader.describe()}: raw of type ${reader.meta.dtype} is not supported for learning (uint8, uint16 or float in [0, 1])`,
+        `${reader.describe()}: raw of type ${reader.meta.dtype} is not supported for ${use} (uint8, uint16 or float in [0, 1])`,
       );
   }
 }

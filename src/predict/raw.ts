@@ -1,26 +1,9 @@
 import type { Coordinate } from "../core/coordinate.ts";
 import { invalidData } from "../core/errors.ts";
 import type { VoxelBox } from "../core/roi.ts";
-import { fillOutside } from "../learn/sources.ts";
+import { fillOutside, fullScale } from "../learn/sources.ts";
 import type { VolumeReader } from "../store/reader.ts";
 import type { Normalization } from "./model-ref.ts";
-
-/** Full-scale value of an intensity type: raw is read as value / full scale in [0, 1], as in training. */
-export function fullScale(reader: VolumeReader): number {
-  switch (reader.meta.dtype) {
-    case "uint8":
-      return 255;
-    case "uint16":
-      return 65535;
-    case "float32":
-    case "float64":
-      return 1;
-    default:
-      throw invalidData(
-        `${reader.describe()}: raw of type ${reader.meta.dtype} cannot be predicted (uint8, uint16 or float in [0, 1])`,
-      );
-  }
-}
 
 /**
  * Raw over a voxel box as the network input: value / full scale, `padding` beyond the array, then
@@ -34,7 +17,7 @@ export async function readNetworkInput(
 ): Promise<Float32Array> {
   const data = await reader.readBox(box, { signal });
   const out = new Float32Array(data.length);
-  const a = norm.scale / fullScale(reader);
+  const a = norm.scale / fullScale(reader, "prediction");
   const b = norm.shift;
   if (data instanceof BigUint64Array)
     throw invalidData(`${reader.describe()}: uint64 raw cannot be predicted`);
