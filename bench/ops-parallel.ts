@@ -5,13 +5,12 @@
  *     below, inputs and outputs in SharedArrayBuffers (bench/ops-memory-tasks.ts);
  *   - block-wise on 2 worker threads through organelle's task table on an OME-Zarr dataset on disk
  *     (zstd chunks of 128^3), the way organelle runs them on whole cells: reading, decompressing,
- *     compressing and writing every chunk is part of the time (src/preprocess/ops.ts runLocalOp and
- *     runLabelComponents, components.ts runComponentStage, clahe.ts runClahe);
+ *     compressing and writing every chunk is part of the time (src/preprocess/ops.ts runLocalOp,
+ *     components.ts runComponentLabelling and runComponentStage, clahe.ts runClahe);
  *   - scipy/skimage single-threaded on the same data in the same run (these scipy.ndimage and
  *     skimage functions have no threads).
  * Checks that both 2-worker outputs equal the single-thread output and that one equals scipy's, and
- * prints a table; with label26, also times the dataset labelling painted from the label phase's saved
- * runs (src/preprocess/components.ts runComponentLabelling) next to organelle's current path.
+ * prints a table.
  *
  *   NODE_OPTIONS=--expose-gc npx tsx bench/ops-parallel.ts [--size 256] [--rounds 3] [--only edt,clahe_k32]
  *
@@ -51,7 +50,7 @@ import {
   runComponentStage,
 } from "../src/preprocess/components.ts";
 import { cleanupJob, type JobContext, newRunId, runKey, withJob } from "../src/preprocess/jobs.ts";
-import { arrayBlockSpec, type LocalOp, runLabelComponents, runLocalOp } from "../src/preprocess/ops.ts";
+import { arrayBlockSpec, type LocalOp, runLocalOp } from "../src/preprocess/ops.ts";
 import type { DType, VoxelArray } from "../src/store/dtype.ts";
 import { Volume } from "../src/store/volume.ts";
 import { emLike, SIGMA_NM, VOXEL_NM } from "./ops-data.ts";
@@ -360,7 +359,7 @@ function cases(inputs: Inputs, meta: PeerReady): Case[] {
       inputs,
       () => connectedComponents(mask, shape, { connectivity: 26 }).labels,
       (store, job, vol, out) =>
-        runLabelComponents(job, vol, ref(store, "mask"), ref(store, out), 26, EDGE, "cc"),
+        runComponentLabelling(job, vol, ref(store, "mask"), ref(store, out), 26, EDGE, "cc"),
     ),
     localCase(
       "gaussian",
@@ -532,34 +531,6 @@ async function main(): Promise<void> {
       const call = { fn: "crop.copy", params: { source: ref(store, "mask"), target: ref(store, out) } };
       copy = best(copy, (await timed(() => runInWorkers(spec, call, { pool: diskPool, progress: false }))).t);
     }
-    // Connected components painted from the label phase's saved runs (components.ts), against the
-    // relabelling path organelle's verbs use today (ops.ts runLabelComponents, the table's row).
-    let savedRuns = NONE;
-    if (ONLY.length === 0 || ONLY.includes("label26")) {
-      for (let round = 0; round < ROUNDS; round++) {
-        const out = await createOutput(store, "cc_runs", "uint32");
-        const t = await timed(() =>
-          inJob(store, async (job) => {
-            const r = await runComponentLabelling(
-              job,
-              vol,
-              ref(store, "mask"),
-              ref(store, out),
-              26,
-              EDGE,
-              "ccr",
-            );
-            await cleanupJob(job, r.phases);
-          }),
-        );
-        savedRuns = best(savedRuns, t.t);
-      }
-      const want = connectedComponents(inputs.mask, uniform(N), { connectivity: 26 }).labels;
-      const got = (await readAll(store, "out/cc_runs")) as Uint32Array;
-      const d = difference(got, want, "exact");
-      if (!d.ok) failed = true;
-      console.error(`  connected components from saved runs: ${cell(savedRuns)} ms, ${d.text}`);
-    }
     const load1 = os.loadavg()[0]!;
     console.log(
       `\nops-parallel: ${N}^3, voxel size ${VOXEL_NM.join(" x ")} nm, ${os.cpus().length} x ${os.cpus()[0]?.model}, node ${process.version}, ${WORKERS} workers, best of ${ROUNDS} alternating rounds, load average ${load0.toFixed(1)} -> ${load1.toFixed(1)}; ms (CPU ms, all threads)\n`,
@@ -584,11 +555,6 @@ async function main(): Promise<void> {
     console.log(
       `\nstore I/O alone: the ${N}^3 uint8 mask copied through the zstd dataset (crop.copy, 2 workers, the slabs above): ${cell(copy)} ms`,
     );
-    if (savedRuns.ms < Number.POSITIVE_INFINITY) {
-      console.log(
-        `connected components, 26-conn., zstd dataset, painted from the label phase's saved runs (components.ts runComponentLabelling): ${cell(savedRuns)} ms`,
-      );
-    }
     if (failed) {
       console.error("\nsome outputs differ (see the last column)");
       process.exitCode = 1;

@@ -4,6 +4,7 @@ import type { BlockwiseTaskSpec, TaskCall } from "../blockwise/types.ts";
 import { invalidArgument } from "../core/errors.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
 import type { ArrayRef } from "../preprocess/clahe-task.ts";
+import { runComponentLabelling } from "../preprocess/components.ts";
 import type { DropIdsParams } from "../preprocess/components-task.ts";
 import {
   arraySpec,
@@ -16,7 +17,6 @@ import {
   wholeNumber,
   withJob,
 } from "../preprocess/jobs.ts";
-import { runLabelComponents } from "../preprocess/ops.ts";
 import { Volume } from "../store/volume.ts";
 import { type ContactBlockStats, type ContactRow, contactsCsv, mergeContactStats } from "./contacts-core.ts";
 import type { ContactRegionParams, ContactStatsParams } from "./contacts-task.ts";
@@ -152,7 +152,7 @@ export async function runContacts(
     phases.push({ spec: regionSpec, call: regionCall });
     await region.volume.markComplete();
     const out: ArrayRef = { datasetPath: ds, arrayPath: output };
-    const labelled = await runLabelComponents(job, va, regionRef, out, connectivity, edge, "contacts");
+    const labelled = await runComponentLabelling(job, va, regionRef, out, connectivity, edge, "contacts");
     phases.push(...labelled.phases);
     const statsSpec = arraySpec(`contacts ${nameA}-${nameB}: statistics`, va, edge);
     const statsCall: TaskCall<ContactStatsParams> = {

@@ -6,7 +6,12 @@ import { invalidArgument } from "../core/errors.ts";
 import { getPreset, voxelsForVolume } from "../gt/presets.ts";
 import type { Connectivity } from "../ops/volume3d.ts";
 import type { ArrayRef } from "../preprocess/clahe-task.ts";
-import { type ComponentStage, runComponentStage, type StageReport } from "../preprocess/components.ts";
+import {
+  type ComponentStage,
+  runComponentLabelling,
+  runComponentStage,
+  type StageReport,
+} from "../preprocess/components.ts";
 import type { DropIdsParams } from "../preprocess/components-task.ts";
 import {
   arraySpec,
@@ -19,7 +24,7 @@ import {
   wholeNumber,
   withJob,
 } from "../preprocess/jobs.ts";
-import { runLabelComponents, runLocalOp } from "../preprocess/ops.ts";
+import { runLocalOp } from "../preprocess/ops.ts";
 import { Volume } from "../store/volume.ts";
 import type { ThresholdParams } from "./refine-task.ts";
 import {
@@ -291,7 +296,7 @@ export async function runRefine(datasetPath: string, opts: RefineOptions): Promi
       current = next;
     }
     const out: ArrayRef = { datasetPath: ds, arrayPath: output };
-    const labelled = await runLabelComponents(job, src, current, out, connectivity, edge, "label");
+    const labelled = await runComponentLabelling(job, src, current, out, connectivity, edge, "label");
     phases.push(...labelled.phases);
     const drop = dropList(labelled.count, opts.keep, opts.remove);
     if (drop.length > 0) {

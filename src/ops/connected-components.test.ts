@@ -23,7 +23,6 @@ import {
   paintRunLabels,
   rankByFirst,
   relabelBlock,
-  relabelMaskBlock,
 } from "./connected-components.ts";
 import { fillHoles, holeTable } from "./fill-holes.ts";
 import { keepLargeTable, removeSmallObjects } from "./remove-small.ts";
@@ -189,35 +188,6 @@ describe("block-wise connected components", () => {
     expect([...merge.sizes.subarray(1)]).toEqual([...sizes.subarray(1)]);
     expect(merge.touchesBorder.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
     expect(merge.touchesBorder.reduce((s, v) => s + v, 0)).toBeLessThan(whole.count);
-  });
-
-  it("relabelMaskBlock paints the same global ids as labelBlock + relabelBlock, in one pass", () => {
-    const rand = rng(5);
-    const shape: Coordinate = [13, 17, 19];
-    const mask = randomMask(shape[0] * shape[1] * shape[2], 0.45, rand);
-    const block: Coordinate = [5, 6, 7];
-    for (const conn of CONNS) {
-      const tiles = tileBlocks(shape, block);
-      const blocks = tiles.map((t) => cutBox(mask, shape, t.begin, t.shape, (n) => new Uint8Array(n)));
-      const results = blocks.map((b, i) => labelBlock(b, tiles[i]!.shape, { connectivity: conn }));
-      const merge = mergeBlockLabels(
-        shape,
-        block,
-        results.map((r) => r.summary),
-        conn,
-      );
-      tiles.forEach((t, id) => {
-        const map = blockLabelMap(merge, id);
-        const want = relabelBlock(results[id]!.labels.slice(), map);
-        expect(
-          countDifferences(relabelMaskBlock(blocks[id]!, t.shape, map, { connectivity: conn }), want),
-        ).toBe(0);
-      });
-      const short = blockLabelMap(merge, 0).subarray(0, 1);
-      expect(() => relabelMaskBlock(blocks[0]!, tiles[0]!.shape, short, { connectivity: conn })).toThrow(
-        /the block has \d+ components but its map 0/,
-      );
-    }
   });
 
   it("rejects summaries that do not fit the grid", () => {

@@ -726,27 +726,6 @@ export function blockLabelMap(merge: BlockLabelMerge, blockId: number): Uint32Ar
   return map;
 }
 
-/**
- * The last step of a block-wise labelling when the block's runs were not kept: labels the block
- * again exactly as labelBlockRuns did (the same local ids) and paints `map[local]` (blockLabelMap)
- * straight from the runs. Fails if the block's components do not match the map (the mask changed
- * since it was labelled).
- */
-export function relabelMaskBlock(
-  mask: Uint8Array,
-  shape: Coordinate,
-  map: Uint32Array,
-  options: LabelOptions = {},
-): Uint32Array {
-  const n = checkVolume(mask, shape, "relabel block");
-  const connectivity = checkConnectivity(options.connectivity ?? 6, "relabel block");
-  const out = outOrNew(options.out, n, (k) => new Uint32Array(k), "relabel block");
-  const rl = labelRuns(rowRuns(mask, shape, options.ofZeros ?? false), connectivity);
-  checkMap(rl, map, "relabel block");
-  paintRunLabels(rl, out, map);
-  return out;
-}
-
 /** Fails unless `map` has one entry per local label of `rl` (plus entry 0). */
 export function checkMap(rl: RunLabels, map: { length: number }, what: string): void {
   if (map.length !== rl.count + 1) {

@@ -281,7 +281,7 @@ async function removeSmallIds(
  * scipy.ndimage.label gives them on the whole volume: every block labelled once (its runs saved),
  * the faces merged here, the global ids painted from the saved runs (no second labelling, no second
  * read of the input). Blocks are cubes of about `edge` voxels (whole chunks); `tag` tells this run's
- * files apart within the job. The same contract as src/preprocess/ops.ts runLabelComponents.
+ * files apart within the job.
  */
 export async function runComponentLabelling(
   job: JobContext,

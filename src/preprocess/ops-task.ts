@@ -1,21 +1,18 @@
 import type { Block, BlockContext } from "../blockwise/types.ts";
 import { type Coordinate, coord } from "../core/coordinate.ts";
 import { invalidArgument, invalidData } from "../core/errors.ts";
-import type { VoxelBox } from "../core/roi.ts";
 import type { BlockGeometry } from "../ops/block-geometry.ts";
-import { relabelMaskBlock } from "../ops/connected-components.ts";
 import { distanceTransformBlock } from "../ops/edt.ts";
 import { gaussianBlock, gaussianRadius } from "../ops/gaussian.ts";
 import { ballContext, type MorphologyOp, morphologyBlock } from "../ops/morphology.ts";
-import { type Connectivity, intersectBoxes } from "../ops/volume3d.ts";
+import { intersectBoxes } from "../ops/volume3d.ts";
 import type { DType, VoxelArray } from "../store/dtype.ts";
 import { Volume } from "../store/volume.ts";
 import type { ArrayRef } from "./clahe-task.ts";
 
 /*
  * Block functions of the local volume algorithms of src/ops on arrays of any size (`ops.local`: ball
- * morphology, distance transform up to a distance, Gaussian smoothing) and of the last step of
- * block-wise connected components (`components.relabel`). A local block reads its read ROI (the
+ * morphology, distance transform up to a distance, Gaussian smoothing). A local block reads its read ROI (the
  * write ROI grown by the spec's context, clipped to the volume: the algorithms treat the volume
  * border as the whole-volume computation does) and writes its write ROI, equal to the whole-volume
  * result there. `computeLocalOp` is the pure part, without the store. The specs with the right
@@ -49,17 +46,6 @@ export interface LocalOpParams {
   readonly input: ArrayRef;
   readonly output: ArrayRef;
   readonly op: LocalOp;
-}
-
-export interface RelabelTaskParams {
-  readonly input: ArrayRef;
-  readonly output: ArrayRef;
-  readonly connectivity: Connectivity;
-  /** The merge's global id of every block's local labels: node offsets[block] + label - 1. */
-  readonly globalOf: Uint32Array;
-  readonly offsets: Float64Array;
-  /** Names the run (the tables' contents do not enter the journal key). */
-  readonly run: string;
 }
 
 /** Context in voxels (z,y,x) a block of `op` needs on each side. */
@@ -176,26 +162,4 @@ export async function localOpBlock(block: Block, p: LocalOpParams, ctx: BlockCon
     src.describe(),
   );
   await dst.writeBox(write, result, { signal: ctx.signal });
-}
-
-export async function componentsRelabelBlock(
-  block: Block,
-  p: RelabelTaskParams,
-  ctx: BlockContext,
-): Promise<void> {
-  const [src, dst] = await Promise.all([open(p.input), open(p.output, true)]);
-  if (dst.meta.dtype !== "uint32")
-    throw invalidArgument(`${dst.describe()}: component ids are written as uint32`);
-  const box: VoxelBox = src.boxOf(block.writeRoi);
-  const mask = asMask(await src.readBox(box, { signal: ctx.signal }), src.describe());
-  const base = p.offsets[block.id];
-  const end = p.offsets[block.id + 1];
-  if (base === undefined || end === undefined) {
-    throw invalidArgument(`${src.describe()}: block ${block.id} is not in the merged block grid`);
-  }
-  // Local label l of this block is node base + l - 1 of the merge.
-  const map = new Uint32Array(end - base + 1);
-  map.set(p.globalOf.subarray(base, end), 1);
-  const labels = relabelMaskBlock(mask, box.shape, map, { connectivity: p.connectivity });
-  await dst.writeBox(dst.boxOf(block.writeRoi), labels, { signal: ctx.signal });
 }

@@ -12,8 +12,9 @@ import { binaryClosing, binaryDilation, binaryErosion, binaryOpening } from "../
 import type { DType } from "../store/dtype.ts";
 import { Volume } from "../store/volume.ts";
 import type { ArrayRef } from "./clahe-task.ts";
+import { runComponentLabelling } from "./components.ts";
 import { cleanupJob, type JobContext, newRunId, runKey, withJob } from "./jobs.ts";
-import { type LocalOp, runLabelComponents, runLocalOp } from "./ops.ts";
+import { type LocalOp, runLocalOp } from "./ops.ts";
 
 // Blocks of 8 voxels (one chunk) per axis against blobs of tens of voxels, on an anisotropic grid
 // whose shape is no multiple of the blocks: every object, hole and distance crosses block borders.
@@ -150,7 +151,7 @@ describe("connected components block-wise through the worker runner", () => {
         overwrite: true,
       });
       const count = await job(async (j) => {
-        const r = await runLabelComponents(j, src, ref("mask"), ref("out/cc"), connectivity, 8, "cc");
+        const r = await runComponentLabelling(j, src, ref("mask"), ref("out/cc"), connectivity, 8, "cc");
         await cleanupJob(j, r.phases);
         return r.count;
       });

@@ -3,7 +3,6 @@ import { type Coordinate, coord } from "../core/coordinate.ts";
 import { invalidArgument } from "../core/errors.ts";
 import { Volume } from "../store/volume.ts";
 import type { ArrayRef } from "./clahe-task.ts";
-import { runComponentLabelling } from "./components.ts";
 import { type JobContext, runPhase } from "./jobs.ts";
 import { type LocalOp, type LocalOpParams, localOpContext, localOpOutputTypes } from "./ops-task.ts";
 
@@ -15,9 +14,9 @@ export { type LocalOp, localOpContext, localOpOutputTypes } from "./ops-task.ts"
  *
  * - local operations (ball morphology, distance transform up to a distance, Gaussian smoothing):
  *   one pass, each block read with the operation's context, equal to the whole-volume result;
- * - connected components: every block labelled on its own (`components.label`, as for hole filling
- *   and small-object removal), the blocks' faces merged on this thread, then every block relabelled
- *   with global ids (`components.relabel`) numbered like scipy.ndimage.label on the whole volume.
+ * - connected components: see components.ts runComponentLabelling (every block labelled once, the
+ *   runs crossing block faces merged on this thread, ids painted from the saved runs, numbered like
+ *   scipy.ndimage.label on the whole volume).
  *
  * Input and output arrays share one voxel grid; the caller creates the output (its dtype one of
  * localOpOutputTypes: uint8 for morphology, float64/float32 for distances, the input's type or
@@ -76,6 +75,3 @@ export async function runLocalOp(
   await runPhase(job, spec, call);
   return { spec, call };
 }
-
-/** Connected components of a mask into uint32 ids as scipy.ndimage.label: see components.ts runComponentLabelling. */
-export const runLabelComponents = runComponentLabelling;

@@ -19,7 +19,7 @@ import {
 } from "../preprocess/components-task.ts";
 import { cropCopyBlock } from "../preprocess/crop-task.ts";
 import { maskMorphologyBlock } from "../preprocess/mask-task.ts";
-import { componentsRelabelBlock, localOpBlock } from "../preprocess/ops-task.ts";
+import { localOpBlock } from "../preprocess/ops-task.ts";
 import { writeSlabBlock } from "../store/import-slab.ts";
 import { downsampleBlock } from "../store/pyramid-task.ts";
 import { renderSynthBlock } from "../synth/task.ts";
@@ -51,7 +51,6 @@ export const TASK_TABLE: TaskTable = defineTaskTable({
   "components.countIds": countIdsBlock,
   "components.dropIds": dropIdsBlock,
   "components.label": componentsLabelBlock,
-  "components.relabel": componentsRelabelBlock,
   "crop.copy": cropCopyBlock,
   "evaluate.histogram": evaluateHistogramBlock,
   "gt.bias": biasBlock,
