@@ -172,7 +172,7 @@ function html(s: RunSummary, vals: readonly ValidationRecord[], title: string): 
     ? `<p>Fine-tuned from ${esc(info?.from?.run ?? "?")} step ${info?.from?.step ?? "?"}: validation F1 before ${f3(s.initial.f1)}, best after ${f3(s.choice.best?.f1)}.</p>`
     : "";
   return `<!doctype html>
-<html><head><meta charset="utf-8"><title>${esc(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:right}tr.plateau{background:#eef6ff}img{max-width:100%}</style>
 </head><body>
 <h1>${esc(title)}</h1>
