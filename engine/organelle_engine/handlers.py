@@ -228,6 +228,13 @@ class Engine:
             raise RequestError("no optimizer: send configure_optimizer first")
         raw = self.input(_raw(buffers, model))
         head = model.spec["head"]
+        if req.get("lr") is not None:
+            # The caller's learning-rate schedule: this step's rate, kept for the following steps.
+            if not _is_number(req["lr"]) or not req["lr"] >= 0:
+                raise RequestError(f"train_step: lr must be a number >= 0, got {req['lr']!r}")
+            for group in self.optimizer.param_groups:
+                group["lr"] = float(req["lr"])
+            self.optimizer_config["lr"] = float(req["lr"])
         model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with self.autocast_context():
@@ -306,8 +313,9 @@ class Engine:
             warped = warp(arrays, modes, out_shape, matrix, translation, displacement)
         except AugmentError as e:
             raise RequestError(f"augment: {e}") from None
-        linear = [name for name, (mode, _) in modes.items() if mode == "linear"]
-        for name in linear:
+        # Intensities are the floating-point arrays (raw), whichever way they were resampled; labels and
+        # masks are integers.
+        for name in [name for name, t in arrays.items() if t.is_floating_point()]:
             warped[name] = _intensity(warped[name], req.get("intensity"), req.get("rescale"))
         return {}, [(name, wire[name], t) for name, t in warped.items()]
 

@@ -5,7 +5,9 @@ max-pooling by the level's factor, the same at the bottom, then per level upsamp
 transposed convolution with kernel = stride = factor, keeping the channel count), a centre crop of the skip
 connection to the upsampled size (offset floor((skip - up) / 2)), concatenation [skip, upsampled] and the
 level's convolutions again; a final convolution maps level 0's feature maps to the output channels.
-The network returns logits; `activate` applies the head."""
+With `norm: "batch"` every convolution is followed by batch normalisation before its ReLU (and has no bias,
+which the normalisation's shift replaces); in eval mode it uses the running statistics, so a block's
+prediction does not depend on the tile it was cut from. The network returns logits; `activate` applies the head."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from torch import nn
 
 HEADS = ("sigmoid", "softmax2", "tanh-distance")
 UPSAMPLINGS = ("nearest", "transposed")
+NORMS = ("none", "batch")
 
 
 class SpecError(ValueError):
@@ -40,7 +43,7 @@ def validate_spec(spec: Any) -> Dict[str, Any]:
         raise SpecError("model spec: expected a JSON object")
     known = {
         "version", "inChannels", "fmaps", "fmapIncrease", "downsample", "kernels", "headKernel",
-        "upsampling", "head", "outChannels", "padding",
+        "upsampling", "head", "outChannels", "padding", "norm",
     }
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -62,6 +65,9 @@ def validate_spec(spec: Any) -> Dict[str, Any]:
     upsampling = spec.get("upsampling", "nearest")
     if upsampling not in UPSAMPLINGS:
         raise SpecError(f"model spec: upsampling {upsampling!r}: choose from {', '.join(UPSAMPLINGS)}")
+    norm = spec.get("norm", "none")
+    if norm not in NORMS:
+        raise SpecError(f"model spec: norm {norm!r}: choose from {', '.join(NORMS)}")
     out_channels = pos_int("outChannels", 1 if head == "sigmoid" else 2)
     if head == "sigmoid" and out_channels != 1:
         raise SpecError("model spec: head 'sigmoid' needs outChannels 1")
@@ -99,6 +105,7 @@ def validate_spec(spec: Any) -> Dict[str, Any]:
         "head": head,
         "outChannels": out_channels,
         "padding": "valid",
+        "norm": norm,
     }
 
 
@@ -107,10 +114,13 @@ def level_fmaps(spec: Dict[str, Any], level: int) -> int:
     return int(math.floor(spec["fmaps"] * spec["fmapIncrease"] ** level + 0.5))
 
 
-def _conv_stack(cin: int, cout: int, kernels: Sequence[Sequence[int]]) -> nn.Sequential:
+def _conv_stack(cin: int, cout: int, kernels: Sequence[Sequence[int]], norm: str) -> nn.Sequential:
     layers: List[nn.Module] = []
     for k in kernels:
-        layers += [nn.Conv3d(cin, cout, tuple(k)), nn.ReLU(inplace=True)]
+        if norm == "batch":
+            layers += [nn.Conv3d(cin, cout, tuple(k), bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)]
+        else:
+            layers += [nn.Conv3d(cin, cout, tuple(k)), nn.ReLU(inplace=True)]
         cin = cout
     return nn.Sequential(*layers)
 
@@ -132,7 +142,7 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         cin = s["inChannels"]
         for i in range(levels + 1):
-            self.down.append(_conv_stack(cin, f[i], s["kernels"][i]))
+            self.down.append(_conv_stack(cin, f[i], s["kernels"][i], s["norm"]))
             cin = f[i]
         self.pool = nn.ModuleList([nn.MaxPool3d(d, stride=d) for d in self.factors])
         if s["upsampling"] == "nearest":
@@ -143,7 +153,9 @@ class UNet(nn.Module):
             self.upsample = nn.ModuleList(
                 [nn.ConvTranspose3d(f[i + 1], f[i + 1], d, stride=d) for i, d in enumerate(self.factors)]
             )
-        self.up = nn.ModuleList([_conv_stack(f[i] + f[i + 1], f[i], s["kernels"][i]) for i in range(levels)])
+        self.up = nn.ModuleList(
+            [_conv_stack(f[i] + f[i + 1], f[i], s["kernels"][i], s["norm"]) for i in range(levels)]
+        )
         self.final = nn.Conv3d(f[0], s["outChannels"], tuple(s["headKernel"]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

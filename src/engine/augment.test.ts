@@ -170,19 +170,22 @@ describe("engine augment", () => {
     expect(same / wl.length).toBeLessThan(0.97);
   });
 
-  it("applies gunpowder's intensity change and a final rescale to linearly sampled arrays only", async () => {
-    const r = await engine.augment({
-      arrays,
-      outputShape: S,
-      intensity: { scale: 1.1, shift: -0.1, clip: [0, 1] },
-      rescale: { scale: 2, shift: -1 },
-    });
-    const mean = raw.reduce((a, b) => a + b, 0) / raw.length;
-    for (let i = 0; i < N; i += 37) {
-      const v = Math.min(1, Math.max(0, mean + (raw[i]! - mean) * 1.1 - 0.1));
-      expect(r.raw!.data[i]).toBeCloseTo(v * 2 - 1, 5);
+  it("applies gunpowder's intensity change and a final rescale to floating-point arrays only, sampled either way", async () => {
+    for (const mode of ["linear", "nearest"] as const) {
+      const r = await engine.augment({
+        arrays,
+        outputShape: S,
+        sampling: { raw: { mode } },
+        intensity: { scale: 1.1, shift: -0.1, clip: [0, 1] },
+        rescale: { scale: 2, shift: -1 },
+      });
+      const mean = raw.reduce((a, b) => a + b, 0) / raw.length;
+      for (let i = 0; i < N; i += 37) {
+        const v = Math.min(1, Math.max(0, mean + (raw[i]! - mean) * 1.1 - 0.1));
+        expect(r.raw!.data[i]).toBeCloseTo(v * 2 - 1, 5);
+      }
+      expect(Array.from(r.labels!.data)).toEqual(Array.from(labels));
     }
-    expect(Array.from(r.labels!.data)).toEqual(Array.from(labels));
   });
 
   it("keeps every bit of uint32 and uint16 labels through nearest sampling", async () => {

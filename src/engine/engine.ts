@@ -191,9 +191,10 @@ export interface Engine extends InferenceEngine {
   /** Builds a model from a U-Net spec (src/learn/unet-spec.ts) and measures its output shape. */
   createModel(spec: object, inputShape: Coordinate, options?: { seed?: number }): Promise<ModelInfo>;
   configureOptimizer(config?: OptimizerConfig): Promise<Required<OptimizerConfig>>;
+  /** One optimizer step; `lr` sets the learning rate from this step on (a schedule's value). */
   trainStep(
     batch: TrainBatch,
-    options?: { prediction?: PredictionEncoding; channels?: readonly number[] },
+    options?: { prediction?: PredictionEncoding; channels?: readonly number[]; lr?: number },
   ): Promise<TrainStepResult>;
   augment(request: AugmentRequest): Promise<Record<string, Tensor>>;
   /** Model, optimizer, step and `meta`; written to a temporary name and renamed. */

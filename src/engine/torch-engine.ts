@@ -198,7 +198,7 @@ export class TorchEngine implements Engine {
 
   async trainStep(
     batch: TrainBatch,
-    options: { prediction?: PredictionEncoding; channels?: readonly number[] } = {},
+    options: { prediction?: PredictionEncoding; channels?: readonly number[]; lr?: number } = {},
   ): Promise<TrainStepResult> {
     const buffers: [string, Tensor][] = [
       ["raw", batch.raw],
@@ -207,7 +207,7 @@ export class TorchEngine implements Engine {
     if (batch.weights) buffers.push(["weights", batch.weights]);
     const r = await this.call(
       "train_step",
-      { prediction: options.prediction ?? null, channels: options.channels ?? null },
+      { prediction: options.prediction ?? null, channels: options.channels ?? null, lr: options.lr ?? null },
       buffers,
     );
     const loss = r.header.loss;

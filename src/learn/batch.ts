@@ -16,7 +16,7 @@ import {
   readLabelBlock,
   readRawBlock,
 } from "./sources.ts";
-import { balancedWeights, validVoxels } from "./weights.ts";
+import { balancedWeights, FREQUENCY_CLIP, unitWeights, validVoxels } from "./weights.ts";
 
 /*
  * One training batch, from the sampler's position to the tensors of a train step:
@@ -51,6 +51,10 @@ export interface BatchSetup {
   readonly shape: NetworkShape;
   readonly augment: AugmentConfig;
   readonly batchSize: number;
+  /** The training ROIs' foreground fraction the weights balance with; null: each block's own. */
+  readonly foregroundFraction: number | null;
+  /** false: no class balance, every voxel that counts weighs 1. */
+  readonly balance: boolean;
 }
 
 /** 1 where a voxel of `block` (world box on the source grid) lies inside `roi`. */
@@ -162,7 +166,7 @@ export class BatchMaker {
       s.engine.augment({
         arrays: { raw: tensor(r.raw, [...r.box.shape]) },
         ...engineTransform(trRaw),
-        sampling: { raw: { mode: "linear", fill: RAW_PADDING } },
+        sampling: { raw: { mode: s.augment.elastic.rawInterpolation, fill: RAW_PADDING } },
         ...(intensity ? { intensity } : {}),
         rescale: { scale: 2, shift: -1 },
       }),
@@ -173,7 +177,10 @@ export class BatchMaker {
       }),
     ]);
     const labels = labOut.labels!.data as Uint8Array;
-    const bal = balancedWeights(labels, labOut.valid!.data as Uint8Array);
+    const valid = labOut.valid!.data as Uint8Array;
+    const bal = s.balance
+      ? balancedWeights(labels, valid, FREQUENCY_CLIP, s.foregroundFraction ?? undefined)
+      : unitWeights(labels, valid);
     return {
       raw: rawOut.raw!.data as Float32Array,
       labels,

@@ -24,6 +24,7 @@ describe("training configuration", () => {
     expect(c.training).toMatchObject({
       batchSize: 1,
       learningRate: 3e-5,
+      lrSchedule: "constant",
       weightDecay: 3e-5,
       checkpointEvery: 1000,
     });
@@ -33,7 +34,12 @@ describe("training configuration", () => {
       maskMinInside: 0.75,
       rejectMaskProbability: 0.95,
     });
-    expect(c.augment.elastic).toMatchObject({ controlPointSpacing: 32, jitterSigma: 2, subsample: 4 });
+    expect(c.augment.elastic).toMatchObject({
+      controlPointSpacing: 32,
+      jitterSigma: 2,
+      subsample: 4,
+      rawInterpolation: "linear",
+    });
     expect(c.augment.elastic.rotation[1]).toBeCloseTo(Math.PI / 2, 12);
     expect(c.augment.intensity).toMatchObject({ scale: [0.85, 1.15], shift: [-0.15, 0.15] });
     expect(c.sources[0]).toMatchObject({
@@ -60,6 +66,18 @@ describe("training configuration", () => {
     );
     expect(() => parseTrainConfig(minimal.replace("rois: all", "rios: all"), FILE)).toThrow(
       /unknown key 'rios' in validation\[1\]; did you mean 'rois'\?/,
+    );
+  });
+
+  it("takes a cosine schedule and nearest raw interpolation, and names the choices of a wrong one", () => {
+    const c = parseTrainConfig(
+      `${minimal}training: { lr_schedule: cosine }\naugment: { elastic: { raw_interpolation: nearest } }\n`,
+      FILE,
+    );
+    expect(c.training.lrSchedule).toBe("cosine");
+    expect(c.augment.elastic.rawInterpolation).toBe("nearest");
+    expect(() => parseTrainConfig(`${minimal}training: { lr_schedule: step }\n`, FILE)).toThrow(
+      /training\.lr_schedule.*constant, cosine/,
     );
   });
 

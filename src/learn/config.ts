@@ -5,6 +5,7 @@ import { type Coordinate, coord } from "../core/coordinate.ts";
 import { fromFsError, invalidArgument } from "../core/errors.ts";
 import { Roi } from "../core/roi.ts";
 import { getPreset } from "../gt/presets.ts";
+import type { LrSchedule } from "./lr-schedule.ts";
 import { type Field, type Schema, validate } from "./schema.ts";
 import { nearestValidInput, networkShape } from "./shapes.ts";
 import { getModelPreset, MODEL_PRESETS, specFromJson, type UNetSpec } from "./unet-spec.ts";
@@ -63,12 +64,22 @@ export interface AugmentConfig {
     readonly jitterSigma: number;
     readonly rotation: readonly [number, number];
     readonly subsample: number;
+    /** How raw is resampled through the transform; labels are always nearest. */
+    readonly rawInterpolation: "linear" | "nearest";
   };
   readonly intensity: {
     readonly enabled: boolean;
     readonly scale: readonly [number, number];
     readonly shift: readonly [number, number];
   };
+}
+
+export interface LossConfig {
+  /**
+   * Class frequencies per block (gunpowder's BalanceLabels, ASEM), over all training ROIs, or none: every
+   * voxel that counts weighs 1, so the 0.5 threshold is where the organelle is more likely than not.
+   */
+  readonly balance: "block" | "dataset" | "none";
 }
 
 export interface TrainConfig {
@@ -89,6 +100,7 @@ export interface TrainConfig {
     readonly steps: number;
     readonly batchSize: number;
     readonly learningRate: number;
+    readonly lrSchedule: LrSchedule;
     readonly weightDecay: number;
     readonly checkpointEvery: number;
     readonly validateEvery: number;
@@ -98,6 +110,7 @@ export interface TrainConfig {
   };
   readonly sources: readonly SourceConfig[];
   readonly validation: readonly SourceConfig[];
+  readonly loss: LossConfig;
   readonly sampling: SamplingConfig;
   readonly augment: AugmentConfig;
   readonly evaluation: {
@@ -184,6 +197,11 @@ export const CONFIG_SCHEMA: Schema = obj({
       steps: { schema: int(1), default: 2000 },
       batch_size: { schema: int(1), default: 1 },
       learning_rate: { schema: num({ min: 0 }), default: 3e-5 },
+      lr_schedule: {
+        schema: str(["constant", "cosine"]),
+        default: "constant",
+        doc: "constant (ASEM), or cosine: from learning_rate down to 0 at the last step",
+      },
       weight_decay: { schema: num({ min: 0 }), default: 3e-5 },
       checkpoint_every: { schema: int(1), default: 1000 },
       validate_every: { schema: int(1), default: 1000 },
@@ -193,6 +211,15 @@ export const CONFIG_SCHEMA: Schema = obj({
   },
   sources: { schema: { type: "list", of: sourceSchema("training"), minItems: 1 }, required: true },
   validation: { schema: { type: "list", of: sourceSchema("validation") }, default: [] },
+  loss: {
+    schema: obj({
+      balance: {
+        schema: str(["block", "dataset", "none"]),
+        default: "block",
+        doc: "class-balanced weights from each block's foreground fraction (ASEM) or from all training ROIs', or none (weight 1)",
+      },
+    }),
+  },
   sampling: {
     schema: obj({
       foreground_min: { schema: prob, default: 0.05 },
@@ -216,6 +243,11 @@ export const CONFIG_SCHEMA: Schema = obj({
             default: [0, Math.PI / 2],
           },
           subsample: { schema: int(1), default: 4 },
+          raw_interpolation: {
+            schema: str(["linear", "nearest"]),
+            default: "linear",
+            doc: "linear (gunpowder) averages neighbouring voxels and so smooths the noise; nearest keeps it",
+          },
         }),
       },
       intensity: {
@@ -309,6 +341,7 @@ export function configFromObject(raw: unknown, file: string): TrainConfig {
       steps: tr.steps as number,
       batchSize: tr.batch_size as number,
       learningRate: tr.learning_rate as number,
+      lrSchedule: tr.lr_schedule as LrSchedule,
       weightDecay: tr.weight_decay as number,
       checkpointEvery: tr.checkpoint_every as number,
       validateEvery: tr.validate_every as number,
@@ -317,6 +350,7 @@ export function configFromObject(raw: unknown, file: string): TrainConfig {
     },
     sources,
     validation,
+    loss: { balance: (v.loss as Obj).balance as LossConfig["balance"] },
     sampling: {
       foregroundMin: sa.foreground_min as number,
       rejectBackgroundProbability: sa.reject_background_probability as number,
@@ -333,6 +367,7 @@ export function configFromObject(raw: unknown, file: string): TrainConfig {
         jitterSigma: el.jitter_sigma as number,
         rotation: el.rotation as [number, number],
         subsample: el.subsample as number,
+        rawInterpolation: el.raw_interpolation as "linear" | "nearest",
       },
       intensity: {
         enabled: it.enabled as boolean,

@@ -21,6 +21,8 @@ export interface TrainRecord {
   readonly type: "train";
   readonly step: number;
   readonly loss: number;
+  /** The learning rate of this step (absent in runs logged before schedules existed). */
+  readonly lr?: number;
   /** Seconds since `organelle train` (this process) started. */
   readonly time: number;
   /** CPU seconds used so far by this process and the engine (null where unknown). */

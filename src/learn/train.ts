@@ -8,8 +8,10 @@ import type { Engine, EngineInfo } from "../engine/engine.ts";
 import { TorchEngine } from "../engine/torch-engine.ts";
 import { BatchMaker, type PreparedBatch } from "./batch.ts";
 import { ChunkCache } from "./chunk-cache.ts";
+import { foregroundFraction } from "./class-frequency.ts";
 import type { TrainConfig } from "./config.ts";
 import { cpuSeconds, EngineClock, timedEngine } from "./engine-clock.ts";
+import { learningRateAt } from "./lr-schedule.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { type RunSummary, writeReport } from "./report.ts";
 import {
@@ -279,8 +281,30 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       ? Rng.fromState(rngState.augment, "checkpoint RNG state")
       : Rng.seeded(cfg.seed, "augment");
     const sampler = new Sampler(sources, shape.output, cfg.sampling);
+    let balanceFraction: number | null = null;
+    if (cfg.loss.balance === "dataset") {
+      const f = await foregroundFraction(sources, o.signal);
+      if (!(f.foreground > 0)) {
+        throw invalidArgument(
+          `${cfg.file}: loss.balance dataset: the training ROIs hold no foreground voxels inside their masks`,
+        );
+      }
+      balanceFraction = f.fraction;
+      out?.write(
+        `class balance over the training ROIs: ${(100 * f.fraction).toFixed(2)} % foreground of ${f.counted.toLocaleString("en-US")} voxels\n`,
+      );
+    }
     const maker = new BatchMaker(
-      { sources, sampler, engine, shape, augment: cfg.augment, batchSize: cfg.training.batchSize },
+      {
+        sources,
+        sampler,
+        engine,
+        shape,
+        augment: cfg.augment,
+        batchSize: cfg.training.batchSize,
+        foregroundFraction: balanceFraction,
+        balance: cfg.loss.balance !== "none",
+      },
       samplingRng,
       augmentRng,
     );
@@ -351,7 +375,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         readMs += batch.readMs;
         augmentMs += batch.augmentMs;
         const ts = performance.now();
-        const r = await engine.trainStep({ raw: batch.raw, labels: batch.labels, weights: batch.weights });
+        const lr = learningRateAt(cfg.training.lrSchedule, cfg.training.learningRate, batch.step, steps);
+        const r = await engine.trainStep(
+          { raw: batch.raw, labels: batch.labels, weights: batch.weights },
+          cfg.training.lrSchedule === "constant" ? {} : { lr },
+        );
         stepMs += performance.now() - ts;
         step = batch.step;
         lastBatch = batch;
@@ -367,6 +395,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           type: "train",
           step,
           loss: r.loss,
+          lr,
           time: (performance.now() - started) / 1000,
           cpu: cpuNow(),
           foreground: fg,

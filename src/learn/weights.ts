@@ -5,7 +5,9 @@
  *   w(foreground) = 1 / (2 f),  w(background) = 1 / (2 (1 - f)),
  * so both classes carry half of the total weight. Voxels that do not count — outside the cell mask,
  * inside the exclusion zone, outside the annotated ROI — weigh 0 and do not enter f. The weights are
- * computed per block, after augmentation.
+ * computed per block, after augmentation (`loss.balance: block`), or with f measured once over all the
+ * training ROIs (`loss.balance: dataset`, class-frequency.ts): then a block holding the tip of one
+ * mitochondrion does not weigh its few foreground voxels 50:1 against everything else in it.
  */
 
 export const FREQUENCY_CLIP: readonly [number, number] = [0.01, 0.99];
@@ -27,6 +29,8 @@ export function balancedWeights(
   labels: Uint8Array,
   valid: Uint8Array | null,
   clip: readonly [number, number] = FREQUENCY_CLIP,
+  /** The foreground fraction to balance with instead of the block's own (`loss.balance: dataset`). */
+  fixedForeground?: number,
 ): BalanceResult {
   const n = labels.length;
   let counted = 0;
@@ -41,7 +45,7 @@ export function balancedWeights(
     return { weights, counted, foreground: Number.NaN, weightForeground: 0, weightBackground: 0 };
   }
   const f = fg / counted;
-  const fc = Math.min(clip[1], Math.max(clip[0], f));
+  const fc = Math.min(clip[1], Math.max(clip[0], fixedForeground ?? f));
   const wFg = 1 / (2 * fc);
   const wBg = 1 / (2 * (1 - fc));
   for (let i = 0; i < n; i++) {
@@ -49,6 +53,26 @@ export function balancedWeights(
     weights[i] = labels[i] !== 0 ? wFg : wBg;
   }
   return { weights, counted, foreground: f, weightForeground: wFg, weightBackground: wBg };
+}
+
+/** Weight 1 for every voxel that counts (`loss.balance: none`), in `balancedWeights`' form. */
+export function unitWeights(labels: Uint8Array, valid: Uint8Array | null): BalanceResult {
+  const weights = new Float32Array(labels.length);
+  let counted = 0;
+  let fg = 0;
+  for (let i = 0; i < labels.length; i++) {
+    if (valid && valid[i] === 0) continue;
+    weights[i] = 1;
+    counted++;
+    if (labels[i] !== 0) fg++;
+  }
+  return {
+    weights,
+    counted,
+    foreground: counted ? fg / counted : Number.NaN,
+    weightForeground: counted ? 1 : 0,
+    weightBackground: counted ? 1 : 0,
+  };
 }
 
 /** mask AND NOT exclusion AND inside-ROI as one 0/1 array (null arrays: no restriction). */
