@@ -5,7 +5,8 @@
 #
 #   bash bench/train-cdeep3m.sh [WORKDIR]
 #
-# Environment: STEPS (default 1000), EVERY (checkpoint + validation, default 50), LR (default 1e-3), NICE
+# Environment: STEPS (default 1000), EVERY (checkpoint + validation, default 50), LR (default 1e-3), NORM
+# (normalisation after each convolution: batch, as the small preset, or none, as ASEM), NICE
 # (default 10: others time work on the same cores), MINUTES (default 22: training is interrupted with SIGINT
 # after this wall time; organelle train then stops after the current step with a checkpoint, and the same
 # command continues the run later; --foreground so that only organelle gets the signal: the engine
@@ -35,8 +36,9 @@ EVERY="${EVERY:-50}"
 MINUTES="${MINUTES:-22}"
 THREADS="${THREADS:-1}"
 LR="${LR:-1e-3}"
+NORM="${NORM:-batch}"
 NICE="${NICE:-10}"
-RUN="$WORK/runs/mito-aniso-lr$LR-t$THREADS"
+RUN="$WORK/runs/mito-aniso-lr$LR-t$THREADS-norm$NORM"
 ORG=(node bin/organelle.mjs)
 [ -f dist/organelle.mjs ] || node scripts/build.mjs
 mkdir -p "$WORK"
@@ -96,6 +98,7 @@ model:
     head: softmax2
     outChannels: 2
     padding: valid
+    norm: $NORM
   input_shape: [9, 132, 132]
 voxel_size: [40, 11.8, 11.8]
 run_dir: $RUN
