@@ -1,10 +1,14 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coord } from "../core/coordinate.ts";
+import type { InferenceEngine } from "../engine/engine.ts";
+import { tensor } from "../engine/tensor.ts";
 import { foregroundFraction } from "./class-frequency.ts";
 import { parseTrainConfig } from "./config.ts";
+import { networkShape } from "./shapes.ts";
 import { openSource } from "./sources.ts";
 import { makeTinyCell, tempDir } from "./testing/datasets.ts";
+import { validateRoi } from "./validate.ts";
 import { balancedWeights } from "./weights.ts";
 
 const tmp = tempDir();
@@ -61,5 +65,39 @@ describe("class frequency over the training ROIs (loss.balance: dataset)", () =>
     expect(fixed.weightForeground).toBeCloseTo(2, 12);
     expect(fixed.weightBackground).toBeCloseTo(1 / 1.5, 12);
     expect(fixed.foreground).toBeCloseTo(0.1, 12); // the block's own fraction is still reported
+  });
+});
+
+describe("validation loss weighting", () => {
+  it("is the plain mean cross-entropy with balanced: false and the ROI-balanced one by default", async () => {
+    const cfg = parseTrainConfig(
+      "organelle: mito\nmodel: tiny\nsources: [{ dataset: cell.zarr, rois: all, mask: none, exclusion: none }]\n",
+      path.join(tmp.dir, "train.yaml"),
+    );
+    const src = await openSource(cfg.sources[0]!, null, null);
+    const spec = cfg.model.spec;
+    // An engine that calls every voxel foreground with probability 0.8.
+    const engine: InferenceEngine = {
+      forward: async (raw) => {
+        const out = networkShape(spec, coord(raw.shape[2]!, raw.shape[3]!, raw.shape[4]!)).output;
+        return tensor(new Float32Array(out[0] * out[1] * out[2]).fill(0.8), [1, 1, ...out]);
+      },
+      close: async () => {},
+    };
+    const roi = src.rois[0]!.roi;
+    const o = { threshold: 0.5, maxInput: coord(36, 36, 36) };
+    let fg = 0;
+    for (let z = 0; z < 40; z++)
+      for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) fg += ball(z, y, x);
+    const n = 40 * 28 * 28;
+    const plain = await validateRoi(engine, spec, src, "all", roi, { ...o, balanced: false });
+    expect(plain.loss).toBeCloseTo((-fg * Math.log(0.8) - (n - fg) * Math.log(0.2)) / n, 6);
+    const f = fg / n;
+    const balanced = await validateRoi(engine, spec, src, "all", roi, o);
+    expect(balanced.loss).toBeCloseTo(
+      ((-fg * Math.log(0.8)) / (2 * f) - ((n - fg) * Math.log(0.2)) / (2 * (1 - f))) / n,
+      6,
+    );
+    expect(plain.recall).toBe(1);
   });
 });

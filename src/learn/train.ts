@@ -170,6 +170,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       // Validation tiles default to 1.5x the training input: less context overhead, memory still bounded.
       maxInput:
         cfg.evaluation.maxInputShape ?? nearestValidInput(cfg.model.spec, scale(shape.input, 1.5), "down"),
+      // The fit regime compares validation losses: the same weighting as the training loss.
+      balanced: cfg.loss.balance !== "none",
       ...(o.signal ? { signal: o.signal } : {}),
     };
     if (done.length > 0) {

@@ -53,6 +53,8 @@ export interface ValidateOptions {
   readonly threshold: number;
   /** Largest network input per tile (voxels). */
   readonly maxInput: Coordinate;
+  /** Class-balanced validation loss (the ROI's frequencies; default) or plain, as `loss.balance: none` trains. */
+  readonly balanced?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -139,7 +141,10 @@ export async function validateRoi(
   if (counted > 0) {
     const f = Math.min(FREQUENCY_CLIP[1], Math.max(FREQUENCY_CLIP[0], nFg / counted));
     const roiVoxels = gridVoxels(src, roi).shape.reduce((a, b) => a * b, 1);
-    loss = (lossFg / (2 * f) + lossBg / (2 * (1 - f))) / roiVoxels;
+    loss =
+      o.balanced === false
+        ? (lossFg + lossBg) / roiVoxels
+        : (lossFg / (2 * f) + lossBg / (2 * (1 - f))) / roiVoxels;
   }
   return {
     source: src.name,
