@@ -309,26 +309,26 @@ export function marchingCubes(
   return { vertices: Float32Array.from(verts), triangles: Uint32Array.from(tris) };
 }
 
+/** Area of the triangle whose corners start at offsets p, q, r of `v` (x, y, z triples). */
+export function triangleArea(v: Float32Array | Float64Array, p: number, q: number, r: number): number {
+  const ux = v[q]! - v[p]!;
+  const uy = v[q + 1]! - v[p + 1]!;
+  const uz = v[q + 2]! - v[p + 2]!;
+  const wx = v[r]! - v[p]!;
+  const wy = v[r + 1]! - v[p + 1]!;
+  const wz = v[r + 2]! - v[p + 2]!;
+  const cx = uy * wz - uz * wy;
+  const cy = uz * wx - ux * wz;
+  const cz = ux * wy - uy * wx;
+  return 0.5 * Math.sqrt(cx * cx + cy * cy + cz * cz);
+}
+
 /** Total area of a mesh's triangles (as skimage.measure.mesh_surface_area). */
 export function meshArea(mesh: Mesh): number {
-  const v = mesh.vertices;
   const t = mesh.triangles;
   let a = 0;
-  for (let i = 0; i < t.length; i += 3) {
-    const p = t[i]! * 3;
-    const q = t[i + 1]! * 3;
-    const r = t[i + 2]! * 3;
-    const ux = v[q]! - v[p]!;
-    const uy = v[q + 1]! - v[p + 1]!;
-    const uz = v[q + 2]! - v[p + 2]!;
-    const wx = v[r]! - v[p]!;
-    const wy = v[r + 1]! - v[p + 1]!;
-    const wz = v[r + 2]! - v[p + 2]!;
-    const cx = uy * wz - uz * wy;
-    const cy = uz * wx - ux * wz;
-    const cz = ux * wy - uy * wx;
-    a += 0.5 * Math.sqrt(cx * cx + cy * cy + cz * cz);
-  }
+  for (let i = 0; i < t.length; i += 3)
+    a += triangleArea(mesh.vertices, t[i]! * 3, t[i + 1]! * 3, t[i + 2]! * 3);
   return a;
 }
 

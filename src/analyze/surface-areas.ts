@@ -8,6 +8,7 @@ import {
   EDGES,
   type IdArray,
   TRIANGLES,
+  triangleArea,
 } from "./marching-cubes.ts";
 
 /*
@@ -301,21 +302,7 @@ function cellArea(
   }
   const t = TRIANGLES[config]!;
   let area = 0;
-  for (let q = 0; q < t.length; q += 3) {
-    const p0 = 3 * t[q]!;
-    const p1 = 3 * t[q + 1]!;
-    const p2 = 3 * t[q + 2]!;
-    const ux = vert[p1]! - vert[p0]!;
-    const uy = vert[p1 + 1]! - vert[p0 + 1]!;
-    const uz = vert[p1 + 2]! - vert[p0 + 2]!;
-    const wx = vert[p2]! - vert[p0]!;
-    const wy = vert[p2 + 1]! - vert[p0 + 1]!;
-    const wz = vert[p2 + 2]! - vert[p0 + 2]!;
-    const cx = uy * wz - uz * wy;
-    const cy = uz * wx - ux * wz;
-    const cz = ux * wy - uy * wx;
-    area += 0.5 * Math.sqrt(cx * cx + cy * cy + cz * cz);
-  }
+  for (let q = 0; q < t.length; q += 3) area += triangleArea(vert, 3 * t[q]!, 3 * t[q + 1]!, 3 * t[q + 2]!);
   return area;
 }
 

@@ -9,7 +9,7 @@ import { OnnxEngine } from "../engine/onnx-engine.ts";
 import { tensor } from "../engine/tensor.ts";
 import { TorchEngine } from "../engine/torch-engine.ts";
 import { levelAt } from "../predict/arrays.ts";
-import { type ModelRef, resolveModel, safeName } from "../predict/model-ref.ts";
+import { type ModelRef, type PackageJson, resolveModel, safeName } from "../predict/model-ref.ts";
 import { type NpyArray, readNpy, writeNpy } from "./model-package-npy.ts";
 import { applyOps, buildRdf, type CheckedRdf, checkRdf, RDF_FILE } from "./model-package-rdf.ts";
 import { readZip, writeZip, type ZipEntry } from "./model-package-zip.ts";
@@ -547,18 +547,6 @@ export function readPackageFiles(src: string): Map<string, Uint8Array> {
   return files;
 }
 
-interface PackageModelJson {
-  format?: unknown;
-  version?: unknown;
-  name?: unknown;
-  organelle?: unknown;
-  spec?: unknown;
-  voxelSize?: unknown;
-  normalization?: { scale?: number; shift?: number };
-  checkpoint?: unknown;
-  onnx?: { file?: unknown; inputShape?: unknown; channels?: unknown };
-}
-
 /** Checks a package (zip or directory) completely; throws the first problem as one line. */
 export async function checkPackage(
   src: string,
@@ -566,7 +554,7 @@ export async function checkPackage(
 ): Promise<{
   files: Map<string, Uint8Array>;
   rdf: CheckedRdf;
-  modelJson: PackageModelJson;
+  modelJson: PackageJson;
   maxDiff: number;
 }> {
   const files = readPackageFiles(src);
@@ -599,9 +587,9 @@ export async function checkPackage(
       `${src}: no ${PACKAGE_FILES.modelJson}; organelle installs packages it exported (it needs the U-Net spec for tiling)`,
     );
   }
-  let modelJson: PackageModelJson;
+  let modelJson: PackageJson;
   try {
-    modelJson = JSON.parse(Buffer.from(mj).toString("utf8")) as PackageModelJson;
+    modelJson = JSON.parse(Buffer.from(mj).toString("utf8")) as PackageJson;
   } catch {
     throw invalidData(`${src}: ${PACKAGE_FILES.modelJson} is not valid JSON`);
   }

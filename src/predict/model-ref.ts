@@ -144,7 +144,8 @@ function fromRun(ref: string, runDir: string, step: number | undefined, file?: s
   };
 }
 
-interface PackageJson {
+/** model.json of a model package as read from disk: every field still to be checked. */
+export interface PackageJson {
   format?: unknown;
   version?: unknown;
   name?: unknown;
