@@ -229,6 +229,25 @@ describe("torch engine", () => {
     expect(zero.loss).toBe(0);
   });
 
+  it("a train step's lr sets the rate from that step on: lr 0 leaves the weights, the next step without lr too", async () => {
+    await engine.createModel(TINY_SPEC, coord(20, 20, 20), { seed: 5 });
+    await engine.configureOptimizer({ lr: 1e-2 });
+    const raw = batch1(randomFloats(8000, 11), coord(20, 20, 20));
+    const labels = tensor(
+      Uint8Array.from({ length: 64 }, (_, i) => i % 2),
+      [1, 4, 4, 4],
+    );
+    const start = await engine.saveCheckpoint(path.join(tmp.dir, "lr-start.pt"));
+    await engine.trainStep({ raw, labels }, { lr: 0 });
+    await engine.trainStep({ raw, labels });
+    const frozen = await engine.saveCheckpoint(path.join(tmp.dir, "lr-frozen.pt"));
+    expect(frozen.digest).toBe(start.digest);
+    await engine.trainStep({ raw, labels }, { lr: 1e-2 });
+    const moved = await engine.saveCheckpoint(path.join(tmp.dir, "lr-moved.pt"));
+    expect(moved.digest).not.toBe(start.digest);
+    await expect(engine.trainStep({ raw, labels }, { lr: -1 })).rejects.toThrow(/lr must be a number >= 0/);
+  });
+
   it("sigmoid and tanh-distance heads train with their losses", async () => {
     const raw = batch1(randomFloats(8000, 11), coord(20, 20, 20));
     await engine.createModel({ ...TINY_SPEC, head: "sigmoid", outChannels: 1 }, coord(20, 20, 20), {

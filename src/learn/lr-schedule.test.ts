@@ -18,8 +18,11 @@ describe("learning-rate schedules", () => {
     }
   });
 
-  it("cosine depends on the step only: a resumed run continues on the same curve", () => {
-    expect(learningRateAt("cosine", 2e-4, 37, 150)).toBe(learningRateAt("cosine", 2e-4, 37, 150));
+  it("cosine follows base * (1 + cos(pi (step - 1) / (steps - 1))) / 2; a one-step run keeps the base", () => {
+    expect(learningRateAt("cosine", 2e-4, 37, 150)).toBeCloseTo(
+      1e-4 * (1 + Math.cos((Math.PI * 36) / 149)),
+      18,
+    );
     expect(learningRateAt("cosine", 2e-4, 1, 1)).toBe(2e-4);
   });
 });
